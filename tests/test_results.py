@@ -1,0 +1,49 @@
+import json
+import math
+
+import pytest
+
+from audit.results import SCHEMA_VERSION, AuditResult, Check
+
+
+def test_roundtrip_and_strict_json(tmp_path):
+    r = AuditResult(run={"seed": 1, "x": float("nan")}, data={"n_rows": 2}, models={"m": {"identity": {"sha256": "ab"}}},
+                    checks=[Check("acc", "pass", 0.9, 0.8, "ok")], limitations=["few rows"])
+    path = r.save(tmp_path / "results.json")
+    text = path.read_text()
+    assert "NaN" not in text  # strict JSON
+    d = json.loads(text)
+    assert d["schema_version"] == SCHEMA_VERSION and d["run"]["x"] is None
+    again = AuditResult.load(path)
+    assert again.checks[0].name == "acc" and again.models == r.models
+    assert again.status == "pass"
+
+
+def test_status_is_worst_check():
+    r = AuditResult(run={}, data={}, checks=[Check("a", "pass"), Check("b", "fail"), Check("c", "warn")])
+    assert r.status == "fail"
+    with pytest.raises(ValueError):
+        Check("x", "great")
+
+
+def test_load_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+        AuditResult.load(bad)
+    bad.write_text(json.dumps({"run": {}}))
+    with pytest.raises(ValueError, match="schema_version is missing"):
+        AuditResult.load(bad)
+    bad.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(ValueError, match="newer"):
+        AuditResult.load(bad)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    path.write_text("previous")
+    r = AuditResult(run={"bad": object()}, data={})
+    with pytest.raises(TypeError):
+        r.save(path)
+    assert path.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
