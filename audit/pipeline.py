@@ -23,6 +23,12 @@ log = logging.getLogger("audit")
 
 CATEGORIES = ("most_confident_correct", "misclassified", "least_confident")
 
+# Analyses beyond evaluation and explanations. Each module provides
+#   analyse(bundle, eval_data, options: dict, *, train_data, seed, show_progress, context) -> dict
+#   checks(model_name: str, section: dict) -> list[Check]
+# and its result is stored as models[<name>][<key>] in results.json.
+ANALYSES: dict[str, str] = {}
+
 
 @dataclass
 class AuditConfig:
@@ -42,10 +48,13 @@ class AuditConfig:
     min_accuracy: float = 0.8
     max_ece: float = 0.1
     show_progress: bool = True
+    analyses: tuple[str, ...] = ()
+    analysis_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["explain_methods"] = list(self.explain_methods)
+        d["analyses"] = list(self.analyses)
         return d
 
 
@@ -127,7 +136,15 @@ def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: Audit
     return section
 
 
-def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: Any = None,
+def _analysis_module(key: str) -> Any:
+    import importlib
+
+    if key not in ANALYSES:
+        raise ValueError(f"unknown analysis {key!r}; available: {', '.join(sorted(ANALYSES)) or 'none'}")
+    return importlib.import_module(ANALYSES[key])
+
+
+def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: Any = None, train_data: Any = None,
                 timings: dict[str, float] | None = None, prefix: str = "") -> dict[str, Any]:
     """Evaluate and explain one model on ``eval_data``; returns its ``models[name]`` section."""
     from .metrics import evaluate
@@ -145,6 +162,13 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
         t0 = time.perf_counter()
         section["explanations"] = explain_examples(bundle, eval_data, probs, config)
         timings[f"{prefix}explain"] = time.perf_counter() - t0
+    for key in config.analyses:
+        t0 = time.perf_counter()
+        section[key] = _analysis_module(key).analyse(
+            bundle, eval_data, dict(config.analysis_options.get(key, {})), train_data=train_data, seed=config.seed,
+            show_progress=config.show_progress, context={"probabilities": probs, "section": section},
+        )
+        timings[f"{prefix}{key}"] = time.perf_counter() - t0
     return section
 
 
@@ -167,6 +191,9 @@ def model_checks(name: str, section: dict[str, Any], config: AuditConfig) -> lis
         checks.append(Check(f"{name}: IG completeness", "pass" if flagged == 0 else "warn", flagged, 0,
                             f"{flagged} of {summary['n']} explained examples have a completeness error above "
                             f"{config.ig_tolerance:.0%} of f(x) - f(baseline)" + ("" if flagged == 0 else "; raise the IG step count")))
+    for key in config.analyses:
+        if key in section:
+            checks += _analysis_module(key).checks(name, section[key])
     return checks
 
 
@@ -207,7 +234,8 @@ def run_audit(
     checks: list[Check] = []
     for name, bundle in models.items():
         prefix = f"{name}." if len(models) > 1 else ""
-        sections[name] = audit_model(bundle, eval_data, config, training=trainings.get(name), timings=timings, prefix=prefix)
+        sections[name] = audit_model(bundle, eval_data, config, training=trainings.get(name), train_data=train_data,
+                                     timings=timings, prefix=prefix)
         checks += model_checks(name, sections[name], config)
     data = eval_data.summary()
     data["splits"] = {"eval": len(eval_data)} | ({"train": len(train_data)} if train_data is not None else {})
@@ -290,7 +318,8 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     audit_cfg.max_length = config.max_length
     audit_cfg.seed = config.seed
     result = run_audit({"baseline": bundle}, eval_data, audit_cfg, train_data=train, trainings={"baseline": record},
-                       command="demo", extra_config={"demo": config.to_dict()}, timings=timings)
+                       command="demo", timings=timings,
+                       extra_config={"demo": {k: v for k, v in config.to_dict().items() if k != "audit"}})
     result.data["source"] = f"generated demo reviews (n={config.n}, seed={config.seed})"
     write_outputs(result, out_dir)
     return result

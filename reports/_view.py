@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _colour
+from ._sections import build_sections
 from ._format import (
     as_dict,
     as_finite,
@@ -75,6 +76,7 @@ def build_view(results: Mapping[str, Any]) -> dict[str, Any]:
         "has_explanations": any(m["explanations"] for m in models),
         "limitations": [as_text(x) for x in as_list(results.get("limitations")) if x is not None],
         "legend": _legend(),
+        "sections": build_sections(results),
     }
 
 

@@ -132,6 +132,7 @@ def fine_tune(
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(True)
     model.eval()
+    bundle.head_initialized = False  # the head is trained now
     bundle.invalidate_identity()
     record.wall_time_s = time.perf_counter() - start
     if out_dir is not None:
