@@ -96,7 +96,7 @@ def make_explainers(config: AuditConfig) -> list[Any]:
         elif name == AttentionRollout.name:
             out.append(AttentionRollout(max_length=config.max_length, keep_heads=False, show_progress=config.show_progress))
         else:
-            out.append(METHODS[name]())
+            out.append(METHODS[name](max_length=config.max_length, show_progress=config.show_progress))
     return out
 
 

@@ -31,6 +31,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("faithfulness", "Explanation quality", "reports._view_faithfulness", "sections/faithfulness.html.j2"),
     Section("robustness", "Robustness", "reports._view_robustness", "sections/robustness.html.j2"),
     Section("privacy", "Privacy", "reports._view_privacy", "sections/privacy.html.j2"),
+    Section("privacy_audit", "Privacy leakage audit", "reports._view_privacy_audit", "sections/privacy_audit.html.j2"),
 )
 
 

@@ -41,6 +41,9 @@ CATEGORY_TITLES = {
 METHOD_TITLES = {
     "integrated_gradients": "Integrated gradients",
     "attention_rollout": "Attention rollout",
+    "shap": "SHAP (partition)",
+    "occlusion": "Leave-one-out occlusion",
+    "gradient_x_input": "Gradient \u00d7 input",
 }
 STATUS = {
     "pass": ("pass", "Pass", "\u2713"),
