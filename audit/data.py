@@ -12,7 +12,6 @@ whose index is not the default ``0..n-1`` the index label is added instead.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -21,13 +20,14 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ._util import atomic_file
 
 logger = logging.getLogger("audit.data")
 
@@ -571,7 +571,7 @@ def _build(
         if col is not None and col not in table.data:
             raise DataError(
                 f"{name}: no {role} column {col!r}; the columns are {table.columns}"
-                + (f" (pass {role}_column=...)" if role in ("text", "label") else "")
+                + (f" (choose it with {role}_column= or --{role}-column)" if role in ("text", "label") else "")
             )
     if table.n == 0:
         raise DataError(f"{name}: no data rows (0 rows)")
@@ -588,7 +588,7 @@ def _build(
     def invalid(i: int, col: str, problem: str) -> None:
         msg = f"{name}: column {col!r}, {_where(table, i)}: {problem}"
         if not skip_invalid:
-            raise DataError(msg + " (pass skip_invalid=True to skip such rows)")
+            raise DataError(msg + " (skip_invalid=True or --skip-invalid skips such rows)")
         skipped.append(msg)
 
     kinds: list[tuple[str, Any] | None] = [None] * table.n
@@ -785,17 +785,14 @@ def save_dataset(ds: TextDataset, path: str | os.PathLike, *, include_rationales
             r.append(" ".join(str(int(f)) for f in ds.rationales[i]) if flat else [int(f) for f in ds.rationales[i]])
         return r
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+    with atomic_file(path) as tmp:
         if fmt == "parquet":
-            os.close(fd)
             import pandas as pd
 
             frame = pd.DataFrame([row(i, flat=False) for i in range(len(ds))], columns=columns)
             frame.to_parquet(tmp, index=False)
         else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
                 if fmt == "jsonl":
                     for i in range(len(ds)):
                         f.write(json.dumps(dict(zip(columns, row(i, flat=False))), ensure_ascii=False) + "\n")
@@ -804,11 +801,4 @@ def save_dataset(ds: TextDataset, path: str | os.PathLike, *, include_rationales
                     w.writerow(columns)
                     for i in range(len(ds)):
                         w.writerow(row(i, flat=True))
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return path
