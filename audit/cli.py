@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (report.html, results.json)")
     p.add_argument("--limit", type=int, default=None, help="audit only the first N rows")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model directory (off by default)")
+    g = p.add_argument_group("privacy leakage audit")
+    g.add_argument("--privacy", action="store_true", help="audit membership leakage of the training data (needs --train-data and --holdout-data)")
+    g.add_argument("--train-data", help="the records the model was trained on (same columns as --data)")
+    g.add_argument("--holdout-data", help="records of the same distribution the model never saw")
+    g.add_argument("--reference-data", help="more unseen records to train reference models on (without it: loss attack only)")
+    g.add_argument("--reference-model", help="the model the target was fine-tuned from (default: the embedded backbone)")
+    g.add_argument("--n-reference-models", type=int, default=4, help="reference models for the calibrated attack (default 4)")
+    g.add_argument("--ledger", help="privacy_ledger.json of a DP-trained model (default: the one in the model directory)")
+    g.add_argument("--show-training-text", action="store_true", help="print training texts of the most exposed records in the report")
     _explain_args(p)
     _common(p)
 
@@ -187,11 +196,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_compatible(bundle, data)
     if bundle.head_initialized:
         _say(args, "warning: the model has no trained classification head; results describe an untrained head")
-    result = run_audit(bundle, data, _audit_config(args), command="run", timings=timings,
+    config = _audit_config(args)
+    train = _privacy_options(args, bundle, config) if args.privacy else None
+    result = run_audit(bundle, data, config, command="run", timings=timings, train_data=train,
                        extra_config={"run": vars_for_record(args)})
     result.data.update({"text_column": args.text_column, "label_column": args.label_column})
     _report_paths(args, write_outputs(result, Path(args.out)))
     return 0
+
+
+def _privacy_options(args: argparse.Namespace, bundle: Any, config: Any) -> Any:
+    """Load the member / non-member files and put the privacy-audit options into ``config``."""
+    import json
+
+    if not (args.train_data and args.holdout_data):
+        raise ValueError("--privacy needs --train-data (the training records) and --holdout-data (unseen records)")
+    names = bundle.label2id if not bundle.head_initialized else None
+    train = _load_data(args, args.train_data, label_names=names)
+    options: dict[str, Any] = {
+        "holdout": _load_data(args, args.holdout_data, label_names=names),
+        "n_reference_models": args.n_reference_models,
+        "show_training_text": args.show_training_text,
+        "max_length": args.max_length,
+    }
+    if args.reference_data:
+        options["reference_population"] = _load_data(args, args.reference_data, label_names=names)
+    if args.reference_model:
+        options["reference_model"] = args.reference_model
+    ledger_path = Path(args.ledger) if args.ledger else (Path(args.model) / "privacy_ledger.json" if args.model else None)
+    if ledger_path is not None and ledger_path.is_file():
+        options["ledger"] = json.loads(ledger_path.read_text(encoding="utf-8"))
+    elif args.ledger:
+        raise FileNotFoundError(f"{args.ledger}: no such ledger file")
+    config.analyses = tuple(config.analyses) + ("privacy_audit",)
+    config.analysis_options["privacy_audit"] = options
+    return train
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,7 +27,9 @@ CATEGORIES = ("most_confident_correct", "misclassified", "least_confident")
 #   analyse(bundle, eval_data, options: dict, *, train_data, seed, show_progress, context) -> dict
 #   checks(model_name: str, section: dict) -> list[Check]
 # and its result is stored as models[<name>][<key>] in results.json.
-ANALYSES: dict[str, str] = {}
+ANALYSES: dict[str, str] = {
+    "privacy_audit": "audit.privacy",
+}
 
 
 @dataclass
@@ -52,9 +54,14 @@ class AuditConfig:
     analysis_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Plain settings for results.json; analysis options are described by their module (no raw data)."""
+        d = asdict(replace(self, analysis_options={}))
         d["explain_methods"] = list(self.explain_methods)
         d["analyses"] = list(self.analyses)
+        d["analysis_options"] = {}
+        for key, opts in self.analysis_options.items():
+            describe = getattr(_analysis_module(key), "describe_options", None) if key in ANALYSES else None
+            d["analysis_options"][key] = describe(opts) if describe else dict(opts)
         return d
 
 
@@ -162,6 +169,8 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
         t0 = time.perf_counter()
         section["explanations"] = explain_examples(bundle, eval_data, probs, config)
         timings[f"{prefix}explain"] = time.perf_counter() - t0
+    if getattr(training, "ledger", None):
+        section["privacy_ledger"] = dict(training.ledger)
     for key in config.analyses:
         t0 = time.perf_counter()
         section[key] = _analysis_module(key).analyse(

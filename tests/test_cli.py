@@ -73,3 +73,24 @@ def test_train_command(tiny_dirs, csv_file, tmp_path, capsys):
     d = json.loads((out / "results.json").read_text())
     assert d["models"]["baseline"]["training"]["n_train"] == 64
     assert d["models"]["baseline"]["identity"]["label_names"] == ["negative", "positive"]
+
+
+def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
+    import pandas as pd
+
+    ds = make_demo_dataset(n=120, seed=8)
+    for name, part in (("train", ds.subset(range(60))), ("holdout", ds.subset(range(60, 120)))):
+        pd.DataFrame({"text": part.texts, "label": part.labels}).to_csv(tmp_path / f"{name}.csv", index=False)
+    out = tmp_path / "priv"
+    rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(tmp_path / "holdout.csv"), "--out", str(out),
+               "--no-explain", "--privacy", "--train-data", str(tmp_path / "train.csv"),
+               "--holdout-data", str(tmp_path / "holdout.csv"), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    d = json.loads((out / "results.json").read_text())
+    sec = d["models"]["baseline"]["privacy_audit"]
+    assert "loss" in json.dumps(sec["membership_inference"]).lower()
+    assert "reference" in json.dumps(sec).lower()  # the section says the calibrated attack did not run
+    assert "Privacy leakage audit" in (out / "report.html").read_text()
+    rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(tmp_path / "holdout.csv"), "--out", str(out),
+               "--privacy", "--quiet"])
+    assert rc == 2 and "--train-data" in capsys.readouterr().err

@@ -1,0 +1,149 @@
+"""The one-training-run ε lower bound (Steinke, Nasr & Jagielski 2023) and the audit-record helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from audit.data import TextDataset
+from audit.demo import make_demo_dataset
+from audit.privacy.lower_bound import (append_rows, epsilon_lower_bound, guess_counts, max_certifiable_epsilon, one_run_audit,
+                                       p_value, p_values, split_audit_records)
+
+
+def test_cap_for_1000_correct_guesses_is_about_5_8():
+    cap = max_certifiable_epsilon(1000, 1000, 0.0, 0.05)
+    # all r guesses right: p = (e^eps / (1 + e^eps))^r = 0.05  =>  eps = -log(20^(1/r) - 1)
+    assert cap == pytest.approx(-math.log(20 ** (1 / 1000) - 1), abs=1e-4)
+    assert 5.75 < cap < 5.85
+    # delta > 0 makes the claim weaker to reject, so the cap drops; fewer guesses lower it further
+    assert max_certifiable_epsilon(1000, 1000, 1e-5) < cap
+    assert max_certifiable_epsilon(1000, 100, 0.0) < 3.5
+
+
+def test_pure_dp_p_value_is_the_binomial_tail():
+    for eps in (0.0, 0.5, 2.0):
+        q = math.exp(eps) / (1 + math.exp(eps))
+        assert p_value(500, 200, 150, eps, 0.0) == pytest.approx(binom.sf(149, 200, q), rel=1e-9)
+
+
+def test_p_value_grows_with_epsilon_and_delta():
+    eps = np.linspace(0, 4, 41)
+    p0 = p_values(1000, 200, 160, eps, 0.0)
+    p1 = p_values(1000, 200, 160, eps, 1e-4)
+    assert np.all(np.diff(p0) >= -1e-15)
+    assert np.all(p1 >= p0) and np.any(p1 > p0)
+    # the delta term is 2 m delta max_i P[v-i <= B < v] / i, checked by brute force at one epsilon
+    e, m, r, v, d = 1.0, 1000, 200, 160, 1e-4
+    q = 1 / (1 + math.exp(-e))
+    f = lambda u: binom.sf(u - 1, r, q)  # noqa: E731
+    brute = f(v) + 2 * m * d * max((f(v - i) - f(v)) / i for i in range(1, m + 1))
+    assert p_value(m, r, v, e, d) == pytest.approx(min(1.0, brute), rel=1e-9)
+
+
+def test_lower_bound_is_the_largest_rejected_epsilon():
+    lb = epsilon_lower_bound(1000, 200, 160, 1e-5, 0.05)
+    assert p_value(1000, 200, 160, lb, 1e-5) <= 0.05 + 1e-9
+    assert p_value(1000, 200, 160, lb + 0.01, 1e-5) > 0.05
+    assert epsilon_lower_bound(1000, 200, 100, 1e-5) == 0.0  # chance-level guessing certifies nothing
+
+
+def test_lower_bound_is_valid_for_randomised_response():
+    """A mechanism that is exactly eps-DP per record: the score reveals membership w.p. e^eps/(1+e^eps).
+
+    At 95% confidence the bound may exceed the true eps in at most 5% of runs (here: 100 seeds).
+    """
+    true_eps, m = 1.0, 1000
+    q = math.exp(true_eps) / (1 + math.exp(true_eps))
+    above, bounds = 0, []
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        included = rng.random(m) < 0.5
+        truthful = rng.random(m) < q
+        signal = np.where(truthful, included, ~included).astype(float)
+        scores = signal + 0.01 * rng.random(m)
+        res = one_run_audit(scores, included, delta=0.0, guesses=[(m // 2, m // 2)], seed=seed)
+        bounds.append(res.epsilon_lower_bound)
+        above += res.epsilon_lower_bound > true_eps
+    assert above <= 5
+    assert np.median(bounds) > 0.7  # and it is not vacuous: 1000 guesses at 73% accuracy
+
+
+def test_one_run_audit_bonferroni_cap_and_notes():
+    rng = np.random.default_rng(0)
+    included = rng.random(200) < 0.5
+    scores = included + 0.1 * rng.random(200)  # a perfect attack
+    res = one_run_audit(scores, included, delta=1e-5, claimed_epsilon=8.0)
+    assert res.bonferroni == len(guess_counts(200)) == 5
+    assert res.best is not None and res.best.correct == res.best.guesses
+    assert res.epsilon_lower_bound == pytest.approx(max(t.epsilon_lower_bound for t in res.trials))
+    assert res.epsilon_lower_bound <= res.max_certifiable_epsilon < 8.0
+    assert res.notes and "cannot certify more than" in res.notes[0]
+    d = res.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["contradicts_claim"] is False and d["confidence"] == 0.95
+    # the same audit with one trial is allowed the full alpha, so its bound is at least as high
+    single = one_run_audit(scores, included, delta=1e-5, guesses=[(res.best.n_in, res.best.n_out)])
+    assert single.epsilon_lower_bound >= res.epsilon_lower_bound
+
+
+def test_one_run_audit_rejects_bad_input():
+    with pytest.raises(ValueError, match="inclusion flags"):
+        one_run_audit([1.0, 2.0, 3.0], [True, False], delta=0.0)
+    with pytest.raises(ValueError, match="guess counts"):
+        one_run_audit([1.0, 2.0], [True, False], delta=0.0, guesses=[(2, 1)])
+    with pytest.raises(ValueError, match="v <= guesses r"):
+        p_value(10, 5, 6, 1.0, 0.0)
+
+
+def test_split_audit_records_and_training_set():
+    data = make_demo_dataset(300, seed=5)
+    pool, train = data.subset(range(200)), data.subset(range(200, 300))
+    recs = split_audit_records(pool, seed=3)
+    again = split_audit_records(pool, seed=3)
+    other = split_audit_records(pool, seed=4)
+    assert np.array_equal(recs.included, again.included) and not np.array_equal(recs.included, other.included)
+    assert 70 < recs.included.sum() < 130  # Binomial(200, 1/2)
+    t = recs.training_set(train)
+    assert len(t) == len(train) + int(recs.included.sum())
+    assert t.texts[: len(train)] == train.texts
+    assert set(t.texts[len(train):]) == {pool.texts[i] for i in np.flatnonzero(recs.included)}
+    # per-example metadata and rationales stay aligned
+    assert len(t.meta["kinds"]) == len(t) and len(t.rationales) == len(t)
+    d = recs.to_dict()
+    assert d["m"] == 200 and "texts" not in json.dumps(d)
+    flipped = split_audit_records(pool, seed=3, flip_labels=True)
+    assert all(a != b for a, b in zip(flipped.records.labels, pool.labels))
+
+
+def test_append_rows_rejects_clashes():
+    a = TextDataset(["x y", "z"], [0, 1], ["a", "b"], ids=["1", "2"])
+    with pytest.raises(ValueError, match="ids occur in both"):
+        append_rows(a, TextDataset(["w"], [0], ["a", "b"], ids=["2"]), fill="f")
+    with pytest.raises(ValueError, match="label names differ"):
+        append_rows(a, TextDataset(["w"], [0], ["b", "a"], ids=["9"]), fill="f")
+
+
+def test_prepare_privacy_audit_and_demo_pools():
+    from audit.demo import demo_splits
+    from audit.privacy import demo_privacy_pools, prepare_privacy_audit
+
+    train, eval_data = demo_splits(n=300, seed=0)
+    audit_pool, population = demo_privacy_pools(train, eval_data, n_audit=40, n_reference=60, seed=0)
+    assert len(audit_pool) == 40 and len(population) == 60
+    taken = set(train.texts) | set(eval_data.texts)
+    assert not (set(audit_pool.texts) | set(population.texts)) & taken
+    assert not set(audit_pool.texts) & set(population.texts)
+    prep = prepare_privacy_audit(train, audit_pool=audit_pool, reference_population=population, n_canaries=3, seed=1)
+    n_in = int(prep.audit_records.included.sum())
+    assert len(prep.train) == len(train) + n_in + sum(c.repetitions for c in prep.canaries)
+    opts = prep.options(n_bootstrap=10)
+    assert set(opts) == {"canaries", "audit_records", "reference_population", "n_bootstrap"}
+    d = json.dumps(prep.to_dict())
+    assert not any(c.text in d for c in prep.canaries) and not any(t in d for t in audit_pool.texts)
+    with pytest.raises(ValueError, match="fresh"):
+        prepare_privacy_audit(train, audit_pool=train.subset(range(5)))
