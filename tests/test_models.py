@@ -8,7 +8,7 @@ import torch
 from audit.data import TextDataset
 from audit.models import ModelError, check_compatible, load_model, weights_sha256
 
-from conftest import make_tiny
+from tiny_models import make_tiny
 
 
 def test_loads_each_architecture_from_directory(tiny_dirs):
