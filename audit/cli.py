@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2400, help="number of demo reviews (default 2400)")
     p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
     p.add_argument("--max-length", type=int, default=64, help="maximum tokens per text (default 64)")
+    p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
     _explain_args(p)
     _common(p)
 
@@ -133,7 +134,8 @@ def _report_paths(args: argparse.Namespace, paths: Sequence[Path]) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .pipeline import DemoConfig, run_demo
 
-    cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args))
+    cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
+                     privacy_audit=not args.no_privacy_audit)
     _say(args, f"demo: {args.n} generated reviews, fine-tuning the embedded backbone for {args.epochs} epochs")
     result = run_demo(args.out, cfg, device=args.device)
     acc = result.models["baseline"]["performance"]["accuracy"]
@@ -162,9 +164,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     timings["load"] = time.perf_counter() - t0
     _say(args, f"training {bundle.source} on {len(train)} rows, evaluating on {len(eval_data)} (device {bundle.device})")
     t0 = time.perf_counter()
+    out = Path(args.out)
     record = fine_tune(bundle, train, eval_data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                        max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
-    out = Path(args.out)
     save_checkpoint(bundle, out / "model", record)
     record.checkpoint = "model"
     timings["train"] = time.perf_counter() - t0

@@ -283,7 +283,8 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]
 
 @dataclass
 class DemoConfig:
-    """The demo: generated reviews, the embedded backbone fine-tuned on them, then audited."""
+    """The demo: generated reviews, the embedded backbone fine-tuned on them, then audited,
+    privacy leakage included. Every field is recorded in results.json."""
 
     n: int = 2400
     seed: int = 0
@@ -292,42 +293,58 @@ class DemoConfig:
     lr: float = 1e-4
     batch_size: int = 32
     max_length: int = 64
+    privacy_audit: bool = True  # canaries, audit records and reference models for the leakage audit
+    audit_records: int = 256  # records included with probability 1/2 for the one-run epsilon lower bound
+    reference_records: int = 400  # unseen records the reference models are trained on
+    privacy_options: dict[str, Any] = field(default_factory=dict)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = asdict(replace(self, audit=AuditConfig()))
         d["audit"] = self.audit.to_dict()
         return d
 
 
 def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: str = "auto", model_source: Any = None) -> AuditResult:
-    """Generate the demo data, fine-tune the backbone, audit it and write report + results + model."""
+    """Generate the demo data, fine-tune the backbone, audit it and write report, results and model."""
     from .demo import demo_splits
     from .models import load_model
     from .training import fine_tune
+    from .training.finetune import save_checkpoint
 
     config = config or DemoConfig()
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
+    audit_cfg = replace(config.audit, max_length=config.max_length, seed=config.seed,
+                        analysis_options=dict(config.audit.analysis_options))
     t0 = time.perf_counter()
     train, eval_data = demo_splits(n=config.n, seed=config.seed, eval_fraction=config.eval_fraction)
+    if config.privacy_audit:
+        from .privacy import demo_privacy_pools, prepare_privacy_audit
+
+        audit_pool, population = demo_privacy_pools(train, eval_data, n_audit=config.audit_records,
+                                                     n_reference=config.reference_records, seed=config.seed)
+        prep = prepare_privacy_audit(train, audit_pool=audit_pool, reference_population=population, seed=config.seed)
+        train = prep.train  # the model trains on demo data + canaries + audit records
+        recipe = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size, "max_length": config.max_length}
+        audit_cfg.analyses = tuple(audit_cfg.analyses) + ("privacy_audit",)
+        audit_cfg.analysis_options["privacy_audit"] = prep.options(max_length=config.max_length, reference_recipe=recipe,
+                                                                   **config.privacy_options)
     timings["data"] = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     bundle = load_model(model_source, num_labels=train.num_labels, device=device, label_names=train.label_names, seed=config.seed)
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     record = fine_tune(bundle, train, eval_data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
                        max_length=config.max_length, seed=config.seed, show_progress=config.audit.show_progress)
-    from .training.finetune import save_checkpoint
-
     save_checkpoint(bundle, out_dir / "models" / "baseline", record)
     record.checkpoint = "models/baseline"
+    models: dict[str, Any] = {"baseline": bundle}
+    trainings: dict[str, Any] = {"baseline": record}
     timings["train"] = time.perf_counter() - t0
-    audit_cfg = config.audit
-    audit_cfg.max_length = config.max_length
-    audit_cfg.seed = config.seed
-    result = run_audit({"baseline": bundle}, eval_data, audit_cfg, train_data=train, trainings={"baseline": record},
-                       command="demo", timings=timings,
+
+    result = run_audit(models, eval_data, audit_cfg, train_data=train, trainings=trainings, command="demo", timings=timings,
                        extra_config={"demo": {k: v for k, v in config.to_dict().items() if k != "audit"}})
     result.data["source"] = f"generated demo reviews (n={config.n}, seed={config.seed})"
     write_outputs(result, out_dir)

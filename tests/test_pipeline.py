@@ -44,7 +44,8 @@ def test_run_audit_on_tiny_model(tiny_dirs, tmp_path):
 @pytest.mark.slow
 def test_demo_pipeline_small_on_real_backbone(tmp_path):
     """The whole demo (generate, fine-tune the real backbone, audit, write) at small size."""
-    cfg = DemoConfig(n=320, epochs=2, lr=2e-4, batch_size=16, max_length=48,
+    cfg = DemoConfig(n=320, epochs=2, lr=2e-4, batch_size=16, max_length=48, audit_records=40, reference_records=40,
+                     privacy_options={"n_reference_models": 2, "n_bootstrap": 50},
                      audit=AuditConfig(examples_per_category=1, ig_steps=24, show_progress=False))
     result = run_demo(tmp_path, cfg, device="cpu")
     for name in ("report.html", "results.json", "models/baseline/model.safetensors", "models/baseline/training.json"):
@@ -59,3 +60,6 @@ def test_demo_pipeline_small_on_real_backbone(tmp_path):
     assert reloaded.sha256 == sec["identity"]["sha256"]
     assert d["run"]["timings"]["train"] > 0 and d["run"]["wall_time_s"] > 0
     assert result.status in ("pass", "warn", "fail")
+    audit_section = sec["privacy_audit"]
+    assert audit_section["membership_inference"]  # both attacks ran on the planted training set
+    assert sec["training"]["n_train"] > 256  # demo rows + canaries + audit records
