@@ -27,6 +27,9 @@ _EXPORTS: dict[str, str] = {
     # training and evaluation
     "fine_tune": "audit.training.finetune",
     "TrainingRecord": "audit.training.finetune",
+    "fine_tune_private": "audit.training.private",
+    "PrivateTrainingRecord": "audit.training.private",
+    "PrivacyLedger": "audit.training.ledger",
     "evaluate": "audit.metrics",
     "compute_metrics": "audit.metrics",
     "Performance": "audit.metrics",
@@ -35,6 +38,14 @@ _EXPORTS: dict[str, str] = {
     "IntegratedGradients": "audit.attribution.integrated_gradients",
     "AttentionRollout": "audit.attribution.attention",
     "attention_maps": "audit.attribution.attention",
+    "SHAPText": "audit.attribution.shap_text",
+    "Occlusion": "audit.attribution.occlusion",
+    "GradientXInput": "audit.attribution.gradient_x_input",
+    "evaluate_faithfulness": "audit.attribution.faithfulness",
+    # robustness and privacy audits
+    "RobustnessProbe": "audit.robustness.probe",
+    "ProbeConfig": "audit.robustness.probe",
+    "audit_privacy": "audit.privacy",
     # results and pipeline
     "AuditResult": "audit.results",
     "Check": "audit.results",

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2400, help="number of demo reviews (default 2400)")
     p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
     p.add_argument("--max-length", type=int, default=64, help="maximum tokens per text (default 64)")
+    p.add_argument("--no-private", action="store_true", help="skip the differentially private model")
+    p.add_argument("--epsilon", type=float, default=8.0, help="privacy budget of the private model (default 8)")
     p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
     _explain_args(p)
     _common(p)
@@ -59,10 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory: the model goes to OUT/model, the audit to OUT/report.html")
     p.add_argument("--eval-data", default=None, help="held-out file (same columns); default: a split of --data")
     p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out fraction when no --eval-data (default 0.2)")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=None, help="default 3, or the private default with --dp")
+    p.add_argument("--lr", type=float, default=None, help="default 1e-4, or the private default with --dp")
+    p.add_argument("--batch-size", type=int, default=None, help="default 32; with --dp the expected logical batch")
     p.add_argument("--no-report", action="store_true", help="only train and save the model")
+    g = p.add_argument_group("differentially private training (DP-SGD)")
+    g.add_argument("--dp", action="store_true", help="train with differential privacy; the model directory gets privacy_ledger.json")
+    g.add_argument("--epsilon", type=float, default=None, help="target epsilon (give this or --noise-multiplier)")
+    g.add_argument("--noise-multiplier", type=float, default=None, help="noise multiplier sigma instead of a target epsilon")
+    g.add_argument("--delta", type=float, default=None, help="delta (default: below 1/n, at most 1e-5)")
+    g.add_argument("--max-grad-norm", type=float, default=None, help="per-example clipping norm C")
+    g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
+    g.add_argument("--max-physical-batch-size", type=int, default=None, help="largest batch held in memory at once")
     _explain_args(p)
     _common(p)
 
@@ -135,7 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .pipeline import DemoConfig, run_demo
 
     cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
-                     privacy_audit=not args.no_privacy_audit)
+                     private=not args.no_private, private_epsilon=args.epsilon, privacy_audit=not args.no_privacy_audit)
     _say(args, f"demo: {args.n} generated reviews, fine-tuning the embedded backbone for {args.epochs} epochs")
     result = run_demo(args.out, cfg, device=args.device)
     acc = result.models["baseline"]["performance"]["accuracy"]
@@ -162,20 +172,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names, seed=args.seed)
     timings["load"] = time.perf_counter() - t0
-    _say(args, f"training {bundle.source} on {len(train)} rows, evaluating on {len(eval_data)} (device {bundle.device})")
+    _say(args, f"training {bundle.source} on {len(train)} rows, evaluating on {len(eval_data)} (device {bundle.device})"
+         + (" with differential privacy" if args.dp else ""))
     t0 = time.perf_counter()
     out = Path(args.out)
-    record = fine_tune(bundle, train, eval_data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                       max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
-    save_checkpoint(bundle, out / "model", record)
+    if args.dp:
+        record = _train_private(args, bundle, train, eval_data, out / "model")
+        eps = record.ledger["epsilon"]
+        _say(args, f"privacy: epsilon {eps:.3g} at delta {record.ledger['delta']:.1g} ({record.ledger['accountant']} accountant)")
+    else:
+        if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable)):
+            raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm and --trainable need --dp")
+        record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
+                           max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
+        save_checkpoint(bundle, out / "model", record)
     record.checkpoint = "model"
     timings["train"] = time.perf_counter() - t0
     _say(args, f"saved the model to {out / 'model'}")
     if not args.no_report:
-        result = run_audit(bundle, eval_data, _audit_config(args), train_data=train, trainings={"baseline": record},
+        name = "private" if args.dp else "baseline"
+        result = run_audit({name: bundle}, eval_data, _audit_config(args), train_data=train, trainings={name: record},
                            command="train", timings=timings, extra_config={"train": vars_for_record(args)})
         _report_paths(args, write_outputs(result, out))
     return 0
+
+
+def _train_private(args: argparse.Namespace, bundle: Any, train: Any, eval_data: Any, out: Path) -> Any:
+    from .training.private import fine_tune_private
+
+    if (args.epsilon is None) == (args.noise_multiplier is None):
+        raise ValueError("--dp needs exactly one of --epsilon and --noise-multiplier")
+    given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "delta": args.delta,
+             "max_grad_norm": args.max_grad_norm, "trainable": args.trainable,
+             "max_physical_batch_size": args.max_physical_batch_size}
+    return fine_tune_private(bundle, train, eval_data, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
+                             max_length=args.max_length, seed=args.seed, out_dir=out, show_progress=not args.quiet,
+                             **{k: v for k, v in given.items() if v is not None})
 
 
 def vars_for_record(args: argparse.Namespace) -> dict[str, Any]:

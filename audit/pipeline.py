@@ -266,7 +266,7 @@ def run_audit(
         "timings": timings,
     }
     timings["audit"] = time.perf_counter() - start
-    run["wall_time_s"] = float(sum(timings.get(k, 0.0) for k in ("data", "load", "train", "audit")))
+    run["wall_time_s"] = float(sum(timings.get(k, 0.0) for k in ("data", "load", "train", "train_private", "audit")))
     return AuditResult(run=run, data=data, models=sections, checks=checks, limitations=_limitations(sections, data))
 
 
@@ -283,8 +283,8 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]
 
 @dataclass
 class DemoConfig:
-    """The demo: generated reviews, the embedded backbone fine-tuned on them, then audited,
-    privacy leakage included. Every field is recorded in results.json."""
+    """The demo: generated reviews, the embedded backbone fine-tuned on them (plainly and with
+    DP-SGD), then both models audited. Every field is recorded in results.json."""
 
     n: int = 2400
     seed: int = 0
@@ -293,6 +293,10 @@ class DemoConfig:
     lr: float = 1e-4
     batch_size: int = 32
     max_length: int = 64
+    private: bool = True  # also train a differentially private model on the same data
+    private_epsilon: float = 8.0
+    private_delta: float = 1e-5
+    private_options: dict[str, Any] = field(default_factory=dict)  # more fine_tune_private arguments
     privacy_audit: bool = True  # canaries, audit records and reference models for the leakage audit
     audit_records: int = 256  # records included with probability 1/2 for the one-run epsilon lower bound
     reference_records: int = 400  # unseen records the reference models are trained on
@@ -306,7 +310,7 @@ class DemoConfig:
 
 
 def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: str = "auto", model_source: Any = None) -> AuditResult:
-    """Generate the demo data, fine-tune the backbone, audit it and write report, results and model."""
+    """Generate the demo data, fine-tune the backbone (plain and private), audit both, write everything."""
     from .demo import demo_splits
     from .models import load_model
     from .training import fine_tune
@@ -325,7 +329,7 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
         audit_pool, population = demo_privacy_pools(train, eval_data, n_audit=config.audit_records,
                                                      n_reference=config.reference_records, seed=config.seed)
         prep = prepare_privacy_audit(train, audit_pool=audit_pool, reference_population=population, seed=config.seed)
-        train = prep.train  # the model trains on demo data + canaries + audit records
+        train = prep.train  # both models train on the same records: demo data + canaries + audit records
         recipe = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size, "max_length": config.max_length}
         audit_cfg.analyses = tuple(audit_cfg.analyses) + ("privacy_audit",)
         audit_cfg.analysis_options["privacy_audit"] = prep.options(max_length=config.max_length, reference_recipe=recipe,
@@ -343,6 +347,21 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     models: dict[str, Any] = {"baseline": bundle}
     trainings: dict[str, Any] = {"baseline": record}
     timings["train"] = time.perf_counter() - t0
+
+    if config.private:
+        from .training.private import fine_tune_private
+
+        t0 = time.perf_counter()
+        private = load_model(model_source, num_labels=train.num_labels, device=device, label_names=train.label_names,
+                             seed=config.seed)
+        options = {"max_length": config.max_length, **config.private_options}
+        private_record = fine_tune_private(private, train, eval_data, target_epsilon=config.private_epsilon,
+                                           delta=config.private_delta, seed=config.seed, out_dir=out_dir / "models" / "private",
+                                           show_progress=config.audit.show_progress, **options)
+        private_record.checkpoint = "models/private"
+        models["private"] = private
+        trainings["private"] = private_record
+        timings["train_private"] = time.perf_counter() - t0
 
     result = run_audit(models, eval_data, audit_cfg, train_data=train, trainings=trainings, command="demo", timings=timings,
                        extra_config={"demo": {k: v for k, v in config.to_dict().items() if k != "audit"}})

@@ -14,8 +14,10 @@ def test_public_api_is_pinned():
         "__version__",
         "ModelBundle", "ModelError", "load_model", "check_compatible",
         "TextDataset", "DataError", "load_dataset", "save_dataset", "make_demo_dataset", "demo_splits",
-        "fine_tune", "TrainingRecord", "evaluate", "compute_metrics", "Performance",
+        "fine_tune", "TrainingRecord", "fine_tune_private", "PrivateTrainingRecord", "PrivacyLedger", "evaluate", "compute_metrics", "Performance",
         "Attribution", "IntegratedGradients", "AttentionRollout", "attention_maps",
+        "SHAPText", "Occlusion", "GradientXInput", "evaluate_faithfulness",
+        "RobustnessProbe", "ProbeConfig", "audit_privacy",
         "AuditResult", "Check", "AuditConfig", "DemoConfig", "run_audit", "run_demo", "write_outputs",
     ])
 

@@ -1,0 +1,680 @@
+"""Differentially private fine-tuning (DP-SGD with Opacus) with a privacy ledger.
+
+One call, :func:`fine_tune_private`, trains ``bundle.model`` in place so that the released
+weights are ``(epsilon, delta)``-differentially private with respect to any one training
+example. The recipe is the one the accounting assumes:
+
+1. **Poisson sampling.** Each logical step includes every example independently with
+   probability ``q = batch_size / n``; batch sizes vary. An epoch is ``round(n / batch_size)``
+   steps.
+2. **Per-example clipping** of the gradient to L2 norm ``max_grad_norm`` (C) over all trainable
+   parameters (``grad_sample_mode="hooks"`` materialises per-example gradients;
+   ``"ghost"`` computes their norms from activations and backprops and clips with a second
+   backward pass, which needs much less memory).
+3. **Gaussian noise** of standard deviation ``sigma * C`` added to the sum of clipped gradients,
+   which is then divided by the expected batch size ``q * n``: the noise on the averaged
+   gradient has standard deviation ``sigma * C / batch_size``.
+4. **Accounting** of ``steps`` such mechanisms with the PRV accountant (or RDP); epsilon is
+   reported as an upper bound and cross-checked with Google's ``dp-accounting``.
+
+Logical batches larger than memory are split into physical batches of at most
+``max_physical_batch_size`` by Opacus' ``BatchMemoryManager``; each physical batch is padded
+only to its longest text, and the training set is ordered by length so that the examples of a
+physical batch have similar lengths (the order does not change which examples are sampled).
+
+Hugging Face models are made trainable under Opacus by :mod:`.dp_compat` (generic, no
+per-architecture code), and the set of trained parameters is a :mod:`.scopes` choice.
+
+Defaults (``DEFAULTS``) were chosen by measurement; docs/privacy.md has the evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._util import atomic_directory, atomic_write_json, progress, set_seed
+from ..models import ModelBundle, adopt_label_names, check_compatible
+from .dp_compat import (
+    GRAD_SAMPLE_MODES,
+    CompatReport,
+    DPCompatError,
+    EmbeddingInputAligner,
+    check_per_example_coverage,
+    find_unused_parameters,
+    prepare_model,
+)
+from .finetune import TrainingRecord, _collate, _encode
+from .ledger import (
+    LEDGER_FILE,
+    PrivacyConfigError,
+    PrivacyLedger,
+    calibrate_noise,
+    check_accountant,
+    check_delta,
+    compute_epsilon,
+    default_delta,
+    independent_epsilon,
+    ledger_versions,
+    now_iso,
+)
+from .scopes import TrainableScope, resolve_scope, trainable_names
+
+__all__ = ["DEFAULTS", "DPStepInfo", "PrivateTrainingRecord", "fine_tune_private", "load_ledger"]
+
+#: Defaults chosen by measurement (docs/privacy.md, "Choosing the defaults").
+DEFAULTS: dict[str, Any] = {
+    "epochs": 10,
+    "batch_size": 256,
+    "max_physical_batch_size": 32,
+    "lr": 3e-3,
+    "max_grad_norm": 1.0,
+    "trainable": "all-but-word-embeddings",
+    "grad_sample_mode": "ghost",
+    "accountant": "prv",
+    "max_length": 128,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "dropout": 0.0,
+}
+
+_PROBE_TEXTS = ["A short public sentence.", "Another public sentence, a little longer than the first one."]
+
+
+@dataclass
+class PrivateTrainingRecord(TrainingRecord):
+    """A :class:`TrainingRecord` of a private run, plus its privacy ledger (``ledger``, a dict).
+
+    ``to_dict()`` is the ``training`` section of results.json; ``ledger`` is the
+    ``privacy_ledger`` section.
+    """
+
+    ledger: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(TrainingRecord)}
+        out["private"] = True
+        return _plain(out)
+
+
+@dataclass
+class DPStepInfo:
+    """What one logical DP step did, for inspection (``step_callback``); not part of any result.
+
+    Read while the step is in progress: each parameter's ``p.summed_grad`` holds the sum of the
+    clipped per-example gradients of this process, ``p.grad`` the noised sum divided by the
+    expected batch size (before the optimizer update). ``per_example_norms`` are the norms before
+    clipping, ``clipped_norms`` after, over every example of the logical batch on this process.
+    """
+
+    step: int
+    epoch: int
+    batch_size: int
+    expected_batch_size: float
+    noise_multiplier: float
+    max_grad_norm: float
+    per_example_norms: np.ndarray
+    clipped_norms: np.ndarray
+    parameters: list[tuple[str, Any]]
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class _TokenDataset:
+    """Token ids and labels, ordered by length (so Poisson-sampled indices come out length-sorted)."""
+
+    def __init__(self, ids: list[list[int]], labels: list[int]) -> None:
+        order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+        self.ids = [ids[i] for i in order]
+        self.labels = [int(labels[i]) for i in order]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, j: int) -> tuple[list[int], int]:
+        return self.ids[j], self.labels[j]
+
+
+def _check_args(n: int, target_epsilon: Any, noise_multiplier: Any, epochs: int, batch_size: int,
+                max_physical_batch_size: int, max_grad_norm: float, lr: float, grad_sample_mode: str,
+                dropout: float | None) -> None:
+    if (target_epsilon is None) == (noise_multiplier is None):
+        raise PrivacyConfigError(
+            "give exactly one of target_epsilon (the privacy budget; the noise is calibrated to reach it) "
+            "or noise_multiplier (the noise; epsilon is computed from it)"
+            + ("" if target_epsilon is None else f"; got both target_epsilon={target_epsilon} and noise_multiplier={noise_multiplier}")
+        )
+    if noise_multiplier is not None and (isinstance(noise_multiplier, bool) or not isinstance(noise_multiplier, (int, float))
+                                         or not math.isfinite(noise_multiplier) or noise_multiplier < 0):
+        raise PrivacyConfigError(f"noise_multiplier must be a number >= 0, got {noise_multiplier!r}")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_physical_batch_size", max_physical_batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if batch_size > n:
+        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    if not (isinstance(max_grad_norm, (int, float)) and math.isfinite(max_grad_norm) and max_grad_norm > 0):
+        raise ValueError(f"max_grad_norm must be a positive number, got {max_grad_norm!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr must be a number >= 0, got {lr!r}")
+    if grad_sample_mode not in GRAD_SAMPLE_MODES:
+        raise ValueError(f"grad_sample_mode must be one of {', '.join(GRAD_SAMPLE_MODES)}, got {grad_sample_mode!r}")
+    if dropout is not None and not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be None (keep the model's) or a probability in [0, 1), got {dropout!r}")
+
+
+def _secure_generator(secure_mode: bool) -> Any:
+    if not secure_mode:
+        return None
+    try:
+        import torchcsprng as csprng
+    except ImportError as exc:
+        raise PrivacyConfigError(
+            "secure_mode=True needs the 'torchcsprng' package (a cryptographically secure random number generator "
+            "for the noise and the sampling), which is not installed; install it, or train with secure_mode=False "
+            "(the ledger then records secure_rng: false)"
+        ) from exc
+    return csprng.create_random_device_generator("/dev/urandom")
+
+
+def _empty_batch_grads(params: list[Any], grad_sample_mode: str) -> None:
+    """Make an empty physical batch (possible under Poisson sampling) contribute a zero gradient."""
+    import torch
+
+    for p in params:
+        if grad_sample_mode == "hooks":
+            p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype, device=p.device)
+        else:
+            p.grad = torch.zeros_like(p)
+
+
+def _per_example_norms(params: list[Any], hooks: Any, grad_sample_mode: str, batch: int) -> np.ndarray:
+    import torch
+
+    if batch == 0:
+        return np.zeros(0)
+    if grad_sample_mode == "ghost":
+        return hooks.per_sample_gradient_norms.detach().double().cpu().numpy()
+    norms = [p.grad_sample.reshape(batch, -1).double().norm(2, dim=1) for p in params]
+    return torch.stack(norms, dim=1).norm(2, dim=1).cpu().numpy()
+
+
+def fine_tune_private(
+    bundle: ModelBundle,
+    train: Any,
+    eval: Any = None,
+    *,
+    target_epsilon: float | None = None,
+    noise_multiplier: float | None = None,
+    delta: float | None = None,
+    max_grad_norm: float = DEFAULTS["max_grad_norm"],
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    max_physical_batch_size: int = DEFAULTS["max_physical_batch_size"],
+    accountant: str = DEFAULTS["accountant"],
+    trainable: str | TrainableScope = DEFAULTS["trainable"],
+    grad_sample_mode: str = DEFAULTS["grad_sample_mode"],
+    lr: float = DEFAULTS["lr"],
+    max_length: int = DEFAULTS["max_length"],
+    weight_decay: float = DEFAULTS["weight_decay"],
+    warmup_ratio: float = DEFAULTS["warmup_ratio"],
+    dropout: float | None = DEFAULTS["dropout"],
+    seed: int = 0,
+    secure_mode: bool = False,
+    cross_check: bool = True,
+    out_dir: str | Path | None = None,
+    show_progress: bool = True,
+    step_callback: Callable[[DPStepInfo], None] | None = None,
+) -> PrivateTrainingRecord:
+    """Fine-tune ``bundle.model`` in place with DP-SGD; return the record with its privacy ledger.
+
+    Give exactly one of ``target_epsilon`` (the noise multiplier is calibrated so that epsilon
+    after ``epochs`` epochs is at most this) or ``noise_multiplier``. ``delta`` defaults to
+    :func:`~audit.training.ledger.default_delta` (``min(1e-5, 1/(10 n))``, one significant digit)
+    and must be below ``1/n``. ``batch_size`` is the *expected logical* batch size
+    (``q = batch_size / n``); ``max_physical_batch_size`` bounds memory. ``trainable`` is a scope
+    name or :class:`~audit.training.scopes.TrainableScope`. Under ``torchrun`` (an initialised
+    process group) the processes train one model together with the same accounting.
+
+    With ``out_dir`` the model, tokenizer, ``training.json`` and ``privacy_ledger.json`` are
+    written there in one atomic directory replacement (by rank 0).
+    """
+    from . import ddp
+
+    if len(train) == 0:
+        raise ValueError("the training set is empty")
+    n = len(train)
+    _check_args(n, target_epsilon, noise_multiplier, epochs, batch_size, max_physical_batch_size, max_grad_norm, lr,
+                grad_sample_mode, dropout)
+    accountant = check_accountant(accountant)
+    delta = default_delta(n) if delta is None else check_delta(delta, n)
+    scope = resolve_scope(trainable)
+    secure_gen = _secure_generator(secure_mode)
+    adopt_label_names(bundle, train.label_names)
+    check_compatible(bundle, train)
+    if eval is not None:
+        check_compatible(bundle, eval)
+    ctx = ddp.current()
+
+    sample_rate = batch_size / n
+    steps_per_epoch = max(1, round(n / batch_size))
+    total_steps = steps_per_epoch * epochs
+    if noise_multiplier is None:
+        sigma = calibrate_noise(float(target_epsilon), sample_rate, total_steps, delta, accountant)
+    else:
+        sigma = float(noise_multiplier)
+        if sigma == 0:
+            warnings.warn("noise_multiplier=0: no noise is added, the training is not differentially private (epsilon is infinite)",
+                          stacklevel=2)
+
+    set_seed(seed)
+    device = bundle.device
+    config = {
+        "private": True, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_physical_batch_size": max_physical_batch_size,
+        "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio, "optimizer": "AdamW",
+        "schedule": "linear", "target_epsilon": target_epsilon, "noise_multiplier": sigma, "delta": delta,
+        "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
+        "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
+        "secure_mode": bool(secure_mode), "world_size": ctx.world_size, "dropout": dropout,
+    }
+    record = PrivateTrainingRecord(config=config, seed=seed, data_sha256=train.sha256, n_train=n,
+                                   n_eval=len(eval) if eval is not None else 0, device=device)
+
+    with private_model(bundle, scope, dropout=dropout) as (model, names, params, report):
+        record.config["compat"] = report.to_dict()
+        start = time.perf_counter()
+        forward, hooks, opt, criterion, sched, loader, acct = _make_private(
+            model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
+            total_steps=total_steps, grad_sample_mode=grad_sample_mode, accountant=accountant, seed=seed, device=device,
+            secure_gen=secure_gen, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), train.labels),
+            collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
+        )
+        try:
+            with warnings.catch_warnings():
+                # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                eps_per_epoch = _train_loop(
+                    bundle, model, forward, hooks, opt, criterion, sched, loader, acct, params,
+                    named=list(zip(names, params)), ctx=ctx, record=record, eval=eval, epochs=epochs,
+                    total_steps=total_steps, delta=delta, sigma=sigma, sample_rate=sample_rate, batch_size=batch_size,
+                    max_grad_norm=max_grad_norm, max_physical_batch_size=max_physical_batch_size,
+                    grad_sample_mode=grad_sample_mode, max_length=max_length, show_progress=show_progress,
+                    step_callback=step_callback,
+                )
+        finally:
+            hooks.cleanup()
+        steps_done = int(sum(h[2] for h in acct.history))
+        record.wall_time_s = time.perf_counter() - start
+    bundle.head_initialized = False
+    bundle.invalidate_identity()
+
+    epsilon = compute_epsilon(sigma, sample_rate, steps_done, delta, accountant)
+    ledger = PrivacyLedger(
+        epsilon=epsilon, delta=delta, accountant=accountant, noise_multiplier=sigma, sample_rate=sample_rate,
+        steps=steps_done, epochs=epochs, max_grad_norm=float(max_grad_norm), logical_batch_size=batch_size,
+        max_physical_batch_size=max_physical_batch_size, dataset_size=n, dataset_sha256=train.sha256,
+        trainable_scope=scope.config(), trainable_parameters=int(sum(p.numel() for p in params)),
+        trainable_parameter_names=names, grad_sample_mode=grad_sample_mode, secure_rng=bool(secure_mode),
+        target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
+        world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(),
+    )
+    if cross_check and sigma > 0 and steps_done > 0:
+        ledger.independent_check = independent_epsilon(sigma, sample_rate, steps_done, delta)
+    ledger.model_sha256 = bundle.sha256
+    record.ledger = ledger.to_dict()
+    if out_dir is not None and ctx.is_main:
+        save_private_checkpoint(bundle, out_dir, record)
+    return record
+
+
+@contextmanager
+def private_model(bundle: ModelBundle, scope: TrainableScope, dropout: float | None = None,
+                  ) -> Iterator[tuple[Any, list[str], list[Any], CompatReport]]:
+    """Prepare ``bundle.model`` for DP-SGD within a ``with`` block; undo everything on exit.
+
+    Applies the trainable scope, runs Opacus' validator and fixes (:func:`.dp_compat.prepare_model`),
+    aligns embedding inputs to the batch, and freezes parameters that a forward pass on public probe
+    text does not use. Yields ``(model, trainable names, trainable parameters, compat report)``;
+    ``bundle.model`` is the model being trained inside the block. On exit the hooks and Opacus'
+    per-parameter attributes are removed and ``bundle.model`` is the plain model again (LoRA
+    adapters merged when the block succeeded, dropped when it failed), in eval mode, with every
+    parameter trainable.
+    """
+    import torch
+
+    report = CompatReport()
+    model = scope.apply(bundle.model)
+    model, report = prepare_model(model, report)
+    saved_p = []
+    if dropout is not None:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                saved_p.append((m, m.p))
+                m.p = float(dropout)
+    aligner = EmbeddingInputAligner(model)
+    report.aligned_embeddings = list(aligner.embeddings)
+    ok = False
+    try:
+        probe = bundle.tokenizer(_PROBE_TEXTS, padding=True, return_tensors="pt").to(bundle.device)
+        unused = find_unused_parameters(model, {"input_ids": probe["input_ids"], "attention_mask": probe["attention_mask"]})
+        for name, p in model.named_parameters():
+            if name in unused:
+                p.requires_grad_(False)
+        report.frozen_unused = unused
+        names = trainable_names(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise DPCompatError("no trainable parameter is used by the model's forward pass")
+        bundle.model = model  # evaluation during training goes through the (possibly wrapped) model
+        yield model, names, params, report
+        ok = True
+    finally:
+        aligner.remove()
+        for m, p_old in saved_p:
+            m.p = p_old
+        for p in model.parameters():
+            for attr in ("summed_grad", "grad_sample", "_norm_sample", "_forward_counter", "_current_grad_sample"):
+                if hasattr(p, attr):
+                    delattr(p, attr)
+            p.grad = None
+        if ok or not hasattr(model, "unload"):
+            plain = scope.finalize(model)
+        else:
+            plain = model.unload()
+            for p in plain.parameters():
+                p.requires_grad_(True)
+        bundle.model = plain
+        plain.eval()
+
+
+class _GhostSources:
+    """Outputs of trainable layers whose inputs need no gradient, recorded at every forward pass.
+
+    These are the lowest points of the graph that ghost clipping's first (norms-only) backward pass
+    must reach; asking autograd for their gradients fires every layer's norm hook above them while
+    skipping the weight-gradient products, which only the second pass needs.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.tensors: list[Any] = []
+        self._handles = [model.register_forward_pre_hook(self._reset)]
+        for m in model.modules():
+            if any(p.requires_grad for p in m.parameters(recurse=False)):
+                self._handles.append(m.register_forward_hook(self._record))
+
+    def _reset(self, module: Any, args: Any) -> None:
+        self.tensors = []
+
+    def _record(self, module: Any, inputs: tuple, output: Any) -> None:
+        import torch
+
+        if not (module.training and torch.is_grad_enabled()):
+            return
+        if any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs):
+            return
+        outs = output if isinstance(output, (tuple, list)) else (output,)
+        self.tensors.extend(t for t in outs if isinstance(t, torch.Tensor) and t.requires_grad)
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self.tensors = []
+
+
+def _chain_cleanup(hooks: Any, extra: Callable[[], None]) -> None:
+    original = hooks.cleanup
+
+    def cleanup() -> None:
+        try:
+            extra()
+        finally:
+            original()
+
+    hooks.cleanup = cleanup
+
+
+def _lean_ghost_criterion(hooks: Any, opt: Any, loss_fn: Any, sources: _GhostSources) -> Any:
+    """Opacus' ghost-clipping loss, with a first backward pass that computes only what the norms need.
+
+    Opacus runs two full backward passes: the first for the per-example gradient norms, the second
+    for the clipped gradient. The first needs only the gradients flowing into each layer's output,
+    not the weight gradients; ``torch.autograd.grad`` towards :class:`_GhostSources` computes
+    exactly that. The clipping coefficients and the second pass are Opacus' own.
+    """
+    import torch
+    from opacus.utils.fast_gradient_clipping_utils import (
+        DPLossFastGradientClipping,
+        DPTensorFastGradientClipping,
+    )
+
+    class _LeanTensor(DPTensorFastGradientClipping):
+        def backward(self) -> None:
+            reduced = torch.mean(self.loss_per_sample, dim=0)
+            targets = list(sources.tensors)
+            if targets:
+                torch.autograd.grad(reduced, targets, retain_graph=True, allow_unused=True)
+            else:  # nothing recorded (unusual model): Opacus' full first pass
+                reduced.backward(retain_graph=True)
+                self.optimizer.zero_grad()
+            coeff = self.module.get_clipping_coef()
+            second = torch.sum(coeff.to(self.loss_per_sample.device) * self.loss_per_sample)
+            self.module.disable_hooks()
+            try:
+                second.backward()
+            finally:
+                self.module.enable_hooks()
+
+    class _LeanLoss(DPLossFastGradientClipping):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            t = super().__call__(*args, **kwargs)
+            return _LeanTensor(t.module, t.optimizer, t.loss_per_sample, t.loss_reduction)
+
+    return _LeanLoss(hooks, opt, loss_fn, "mean")
+
+
+def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
+                  weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
+                  total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
+                  dataset: _TokenDataset, collate: Callable) -> tuple:
+    """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant."""
+    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
+    from opacus.grad_sample import prepare_module
+
+    forward_module = DPDDP(model) if ctx.distributed else model
+    kwargs: dict[str, Any] = {"batch_first": True, "loss_reduction": "mean"}
+    if grad_sample_mode == "ghost":
+        kwargs["max_grad_norm"] = max_grad_norm
+    hooks = prepare_module(forward_module, grad_sample_mode=grad_sample_mode, wrap_model=False, **kwargs)
+    sources = _GhostSources(model) if grad_sample_mode == "ghost" else None
+    if sources is not None:
+        _chain_cleanup(hooks, sources.remove)
+    try:
+        return (forward_module, hooks, *_dp_objects(hooks, sources, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr,
+                                                    weight_decay=weight_decay, warmup_ratio=warmup_ratio, batch_size=batch_size,
+                                                    sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
+                                                    total_steps=total_steps, grad_sample_mode=grad_sample_mode,
+                                                    accountant=accountant, seed=seed, device=device, secure_gen=secure_gen,
+                                                    dataset=dataset, collate=collate))
+    except BaseException:
+        hooks.cleanup()
+        raise
+
+
+def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
+                weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
+                total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
+                dataset: _TokenDataset, collate: Callable) -> tuple:
+    import torch
+    from opacus.accountants import create_accountant
+    from opacus.optimizers import get_optimizer_class
+    from opacus.utils.uniform_sampler import UniformWithReplacementSampler
+    from torch.utils.data import DataLoader
+
+    from .ddp import DistributedPoissonSampler
+
+    if grad_sample_mode == "hooks":
+        hooks.forbid_grad_accumulation()
+
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    base = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    if secure_gen is not None:
+        noise_gen = secure_gen
+    else:
+        noise_gen = torch.Generator(device=torch.device(device)).manual_seed(seed * 7919 + 17)
+    optim_class = get_optimizer_class(clipping="flat", distributed=ctx.distributed, grad_sample_mode=grad_sample_mode)
+    opt = optim_class(optimizer=base, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
+                      expected_batch_size=batch_size / ctx.world_size if ctx.distributed else batch_size,
+                      loss_reduction="mean", generator=noise_gen, secure_mode=secure_gen is not None)
+    acct = create_accountant(mechanism=accountant)
+
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+    criterion = _lean_ghost_criterion(hooks, opt, loss_fn, sources) if grad_sample_mode == "ghost" else loss_fn
+
+    warmup = int(total_steps * warmup_ratio)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        base, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+    )
+    sample_gen = secure_gen if secure_gen is not None else torch.Generator().manual_seed(seed * 1_000_003 + 7 + ctx.rank)
+    if ctx.distributed:
+        sampler = DistributedPoissonSampler(num_samples=n, sample_rate=sample_rate, steps=steps_per_epoch, rank=ctx.rank,
+                                            world_size=ctx.world_size, generator=sample_gen)
+    else:
+        sampler = UniformWithReplacementSampler(num_samples=n, sample_rate=sample_rate, generator=sample_gen, steps=steps_per_epoch)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
+    return opt, criterion, sched, loader, acct
+
+
+def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: Any, criterion: Any, sched: Any, loader: Any, acct: Any,
+                params: list[Any], *, named: list[tuple[str, Any]], ctx: Any, record: PrivateTrainingRecord, eval: Any,
+                epochs: int, total_steps: int, delta: float, sigma: float, sample_rate: float, batch_size: int,
+                max_grad_norm: float, max_physical_batch_size: int, grad_sample_mode: str, max_length: int,
+                show_progress: bool, step_callback: Callable[[DPStepInfo], None] | None) -> list[float]:
+    from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+    from ..metrics import compute_metrics
+
+    state = {"steps": 0, "epoch": 0, "norms": [], "clipped": [], "count": 0}
+
+    def on_step(optimizer: Any) -> None:
+        acct.step(noise_multiplier=sigma, sample_rate=sample_rate)
+        state["steps"] += 1
+        if step_callback is not None:
+            norms = np.concatenate(state["norms"]) if state["norms"] else np.zeros(0)
+            clipped = norms * np.minimum(1.0, max_grad_norm / (norms + 1e-6))
+            step_callback(DPStepInfo(step=state["steps"], epoch=state["epoch"], batch_size=state["count"],
+                                     expected_batch_size=float(batch_size), noise_multiplier=sigma,
+                                     max_grad_norm=max_grad_norm, per_example_norms=norms, clipped_norms=clipped,
+                                     parameters=named))
+        state["norms"], state["count"] = [], 0
+
+    opt.attach_step_hook(on_step)
+    eps_per_epoch: list[float] = []
+    eps_every = max(1, total_steps // 10)
+    bar = progress(total=total_steps, desc="private fine-tune", enabled=show_progress and ctx.is_main, unit="step")
+    eps_now = 0.0
+    checked = False
+    try:
+        for epoch in range(1, epochs + 1):
+            state["epoch"] = epoch
+            t0 = time.perf_counter()
+            model.train()
+            losses: list[float] = []
+            with BatchMemoryManager(data_loader=loader, max_physical_batch_size=max_physical_batch_size, optimizer=opt) as mem:
+                for batch in mem:
+                    before = state["steps"]
+                    if batch is None:
+                        _empty_batch_grads(params, grad_sample_mode)
+                    else:
+                        labels = batch.pop("labels")
+                        logits = forward(**batch).logits
+                        loss = criterion(logits, labels)
+                        loss.backward()
+                        b = int(labels.shape[0])
+                        if not checked:
+                            check_per_example_coverage(named, grad_sample_mode, b)
+                            checked = True
+                        losses.append(float(loss.detach()))
+                        state["count"] += b
+                        if step_callback is not None:
+                            state["norms"].append(_per_example_norms(params, hooks, grad_sample_mode, b))
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    if state["steps"] > before:
+                        sched.step()
+                        bar.update(1)
+                        if state["steps"] % eps_every == 0 and show_progress and ctx.is_main:
+                            eps_now = _live_epsilon(acct, delta)
+                            bar.set_postfix(loss=f"{np.mean(losses[-8:]) if losses else float('nan'):.3f}", eps=f"{eps_now:.2f}")
+            eps_epoch = _live_epsilon(acct, delta)
+            eps_per_epoch.append(eps_epoch)
+            entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None,
+                                     "seconds": time.perf_counter() - t0, "steps": state["steps"], "epsilon": eps_epoch}
+            if eval is not None and ctx.is_main:
+                model.eval()
+                probs = bundle.predict_proba(eval.texts, max_length=max_length)
+                perf = compute_metrics(eval.labels, probs, bundle.label_names)
+                entry["eval"] = {"accuracy": perf.accuracy, "f1_macro": perf.f1_macro, "roc_auc": perf.roc_auc, "ece": perf.ece}
+                model.train()
+            record.epochs.append(_plain(entry))
+    finally:
+        bar.close()
+    return [e if math.isfinite(e) else None for e in eps_per_epoch]
+
+
+def _live_epsilon(acct: Any, delta: float) -> float:
+    """Epsilon spent so far according to the running accountant's history."""
+    if len(acct.history) == 0:
+        return 0.0
+    if any(h[0] == 0 for h in acct.history):
+        return math.inf
+    if len(acct.history) == 1:  # constant noise and rate: the cached computation gives the same number
+        sigma, q, steps = acct.history[0]
+        return compute_epsilon(sigma, q, steps, delta, acct.mechanism())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(acct.get_epsilon(delta=delta))
+
+
+def save_private_checkpoint(bundle: ModelBundle, out_dir: str | Path, record: PrivateTrainingRecord) -> Path:
+    """Write model + tokenizer (safetensors), ``training.json`` and ``privacy_ledger.json`` in one atomic step."""
+    out_dir = Path(out_dir)
+    record.checkpoint = str(out_dir)
+    bundle.model.config.id2label = dict(enumerate(bundle.label_names))
+    bundle.model.config.label2id = bundle.label2id
+    sha = bundle.sha256
+    with atomic_directory(out_dir) as tmp:
+        bundle.model.save_pretrained(tmp, safe_serialization=True)
+        bundle.tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / "training.json", {**record.to_dict(), "model_sha256": sha})
+        atomic_write_json(tmp / LEDGER_FILE, record.ledger)
+    return out_dir
+
+
+def load_ledger(path: str | Path) -> PrivacyLedger:
+    """The privacy ledger of a checkpoint directory (or of a ``privacy_ledger.json`` file)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / LEDGER_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no privacy ledger (the model was not trained privately here)")
+    return PrivacyLedger.load(path)

@@ -1,0 +1,322 @@
+"""Differentially private fine-tuning: exactness of clipping, noise calibration, scopes, checkpoints, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from audit.data import TextDataset
+from audit.models import load_model
+from audit.training.dp_compat import DPCompatError, EmbeddingInputAligner
+from audit.training.ledger import PrivacyConfigError
+from audit.training.private import DEFAULTS, fine_tune_private, load_ledger
+from audit.training.scopes import ScopeError, resolve_scope, trainable_names
+
+TEXTS = [
+    "the film was great and the acting superb",
+    "dull",
+    "a dull plot but a great cast overall, really",
+    "not bad at all",
+    "terrible terrible terrible film",
+    "I would never buy this again",
+    "wonderful",
+    "the screen is bright but the delivery was slow",
+    "an enjoyable story with a weak ending",
+    "the battery died after two days",
+    "superb soundtrack",
+    "boring",
+]
+LABELS = [1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0]
+
+
+def _data(n: int = 12) -> TextDataset:
+    texts = [TEXTS[i % len(TEXTS)] + ("" if i < len(TEXTS) else f" {i}") for i in range(n)]
+    return TextDataset(texts=texts, labels=[LABELS[i % len(LABELS)] for i in range(n)], label_names=["neg", "pos"])
+
+
+def _reference_clipped_mean(bundle, scope_name: str, texts, labels, clip: float) -> dict[str, torch.Tensor]:
+    """Mean of per-example gradients clipped to ``clip``, one example at a time (no Opacus)."""
+    model = bundle.model
+    model.eval()  # dropout off: the same function the private run trains (it sets dropout to 0)
+    scope = resolve_scope(scope_name)
+    scope.apply(model)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    total = {n: torch.zeros_like(p) for n, p in named}
+    for text, y in zip(texts, labels):
+        enc = bundle.tokenizer(text, return_tensors="pt")
+        model.zero_grad(set_to_none=True)
+        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+        torch.nn.functional.cross_entropy(logits, torch.tensor([y])).backward()
+        norm = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for _, p in named))
+        factor = min(1.0, clip / norm)
+        for n, p in named:
+            total[n] += p.grad * factor
+    scope.finalize(model)
+    return {n: t / len(texts) for n, t in total.items()}
+
+
+@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
+def test_one_step_equals_clipped_mean_of_per_example_gradients(tiny_dirs, arch, mode):
+    """noise 0, lr 0, float64: the DP gradient is exactly the mean of per-example clipped gradients."""
+    bundle = load_model(tiny_dirs[arch], device="cpu")
+    bundle.model.double()
+    data = _data(8)
+    before = bundle.sha256
+    grads: dict[str, torch.Tensor] = {}
+    sizes = []
+
+    def grab(info):
+        sizes.append(info.batch_size)
+        for name, p in info.parameters:
+            grads[name] = p.grad.detach().clone()
+
+    clip = 0.05  # below the per-example norms of these models: every example is clipped
+    rec = fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=len(data), max_physical_batch_size=3,
+                            lr=0.0, max_grad_norm=clip, trainable="all", grad_sample_mode=mode, show_progress=False,
+                            cross_check=False, step_callback=grab)
+    assert sizes == [len(data)]  # q = 1: every example in the one logical batch, split into 3 physical batches
+    assert bundle.sha256 == before  # lr 0 left the weights alone
+    assert rec.ledger["epsilon"] is None  # no noise: no guarantee
+    ref = _reference_clipped_mean(bundle, "all", data.texts, data.labels, clip)
+    assert set(grads) == set(ref) and len(ref) == len(list(bundle.model.parameters()))
+    num = math.sqrt(sum(float(((grads[n] - ref[n]) ** 2).sum()) for n in ref))
+    den = math.sqrt(sum(float((ref[n] ** 2).sum()) for n in ref))
+    assert den > 0
+    assert num / den <= 1e-5, (arch, mode, num / den)
+
+
+def _check_dp_steps(bundle, data, *, sigma, clip, batch, scope, mode, physical=4):
+    infos = []
+
+    def check(info):
+        # per-example norms after clipping never exceed C, and so neither does the sum (triangle inequality)
+        assert len(info.clipped_norms) == info.batch_size
+        assert np.all(info.clipped_norms <= clip * (1 + 1e-6))
+        summed = math.sqrt(sum(float((p.summed_grad.double() ** 2).sum()) for _, p in info.parameters))
+        assert summed <= info.batch_size * clip * (1 + 1e-5) + 1e-9
+        noise = torch.cat([(p.grad - p.summed_grad / info.expected_batch_size).reshape(-1) for _, p in info.parameters])
+        infos.append((info.batch_size, float(noise.double().std()), int(noise.numel()), float(noise.double().mean())))
+
+    rec = fine_tune_private(bundle, data, noise_multiplier=sigma, epochs=1, batch_size=batch, max_physical_batch_size=physical,
+                            lr=0.0, max_grad_norm=clip, trainable=scope, grad_sample_mode=mode, show_progress=False,
+                            cross_check=False, step_callback=check)
+    expected = sigma * clip / batch
+    assert len(infos) == rec.ledger["steps"] >= 3
+    for size, std, count, mean in infos:
+        tol = 4.0 / math.sqrt(2 * count)  # ~4 standard errors of a sample standard deviation
+        assert abs(std / expected - 1) < max(tol, 0.01), (std, expected, count)
+        assert abs(mean) < 4 * expected / math.sqrt(count)
+    return rec, infos
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
+def test_dp_steps_clip_and_add_calibrated_noise(tiny_dirs, arch):
+    """Default scope and mode: several Poisson steps; norms clipped to C; noise std is sigma * C / batch."""
+    bundle = load_model(tiny_dirs[arch], device="cpu")
+    data = _data(24)
+    rec, infos = _check_dp_steps(bundle, data, sigma=1.3, clip=0.5, batch=8, scope=DEFAULTS["trainable"],
+                                 mode=DEFAULTS["grad_sample_mode"])
+    led = rec.ledger
+    assert led["sample_rate"] == pytest.approx(8 / 24) and led["steps"] == 3 and led["noise_multiplier"] == 1.3
+    assert not any("word_embeddings" in n for n in led["trainable_parameter_names"])
+    assert led["trainable_parameters"] == sum(p.numel() for n, p in bundle.model.named_parameters()
+                                              if n in set(led["trainable_parameter_names"]))
+    assert all(p.requires_grad for p in bundle.model.parameters())  # scope undone
+    assert not any(hasattr(p, "grad_sample") or hasattr(p, "summed_grad") for p in bundle.model.parameters())
+
+
+@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+def test_empty_poisson_batches_take_a_noise_only_step(tiny_dirs, mode):
+    """With q = 1/12 some logical batches are empty; they still count as steps and add only noise."""
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    sizes, noise = [], []
+
+    def grab(info):
+        sizes.append(info.batch_size)
+        if info.batch_size == 0:
+            assert all(float(p.summed_grad.abs().max()) == 0 for _, p in info.parameters)
+            noise.append(float(torch.cat([p.grad.reshape(-1) for _, p in info.parameters]).std()))
+
+    rec = fine_tune_private(bundle, _data(12), noise_multiplier=1.0, epochs=2, batch_size=1, max_physical_batch_size=2,
+                            lr=1e-3, grad_sample_mode=mode, seed=1, show_progress=False, cross_check=False,
+                            step_callback=grab)
+    assert rec.ledger["steps"] == len(sizes) == 24
+    assert 0 in sizes and max(sizes) >= 1
+    assert noise and all(abs(s / 1.0 - 1) < 0.05 for s in noise)  # sigma * C / batch = 1
+
+
+def test_lora_scope_steps_and_merge(tiny_dirs, tmp_path):
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    data = _data(24)
+    rec, _ = _check_dp_steps(bundle, data, sigma=1.0, clip=1.0, batch=8, scope="lora", mode="hooks")
+    names = rec.ledger["trainable_parameter_names"]
+    assert any("lora_A" in n for n in names) and any("lora_B" in n for n in names)
+    assert any("classifier" in n for n in names)
+    assert type(bundle.model).__name__ == "BertForSequenceClassification"  # adapters merged away
+    assert set(bundle.model.state_dict()) == set(before)
+
+
+def test_backbone_out_of_the_box(backbone_bundle):
+    """The embedded backbone with the default scope and mode: clipping and noise as specified."""
+    data = _data(12)
+    rec, infos = _check_dp_steps(backbone_bundle, data, sigma=0.8, clip=1.0, batch=4, scope=DEFAULTS["trainable"],
+                                 mode=DEFAULTS["grad_sample_mode"], physical=2)
+    assert rec.ledger["trainable_parameters"] > 10_000_000
+    assert rec.config["compat"]["aligned_embeddings"]
+
+
+def test_target_epsilon_checkpoint_and_ledger(tiny_dirs, tmp_path):
+    bundle = load_model(tiny_dirs["distilbert"], device="cpu")
+    data = _data(40)
+    rec = fine_tune_private(bundle, data, data, target_epsilon=3.0, delta=1e-3, epochs=2, batch_size=10,
+                            max_physical_batch_size=4, lr=1e-3, seed=3, out_dir=tmp_path / "ckpt", show_progress=False)
+    led = rec.ledger
+    assert 3.0 * 0.99 <= led["epsilon"] <= 3.0
+    assert led["independent_check"]["pld"] <= led["epsilon"] * 1.01
+    assert led["epsilon_per_epoch"][-1] == pytest.approx(led["epsilon"], rel=1e-6)
+    assert led["epsilon_per_epoch"][0] < led["epsilon_per_epoch"][1]
+    assert led["dataset_size"] == 40 and led["dataset_sha256"] == data.sha256 and led["delta"] == 1e-3
+    assert led["secure_rng"] is False and led["accountant"] == "prv" and led["sampling"] == "poisson"
+    assert {"opacus", "torch", "transformers"} <= set(led["versions"])
+    assert len(rec.epochs) == 2 and "eval" in rec.epochs[0] and rec.epochs[1]["epsilon"] == pytest.approx(led["epsilon"])
+    json.dumps(rec.to_dict(), allow_nan=False)
+    json.dumps(led, allow_nan=False)
+    ckpt = tmp_path / "ckpt"
+    assert (ckpt / "model.safetensors").is_file() and (ckpt / "training.json").is_file()
+    assert load_ledger(ckpt).to_dict() == led
+    assert json.loads((ckpt / "training.json").read_text())["private"] is True
+    again = load_model(ckpt, device="cpu")
+    assert again.sha256 == bundle.sha256 == led["model_sha256"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # same seed, same result
+    other = load_model(tiny_dirs["distilbert"], device="cpu")
+    fine_tune_private(other, data, target_epsilon=3.0, delta=1e-3, epochs=2, batch_size=10, max_physical_batch_size=4,
+                      lr=1e-3, seed=3, show_progress=False, cross_check=False)
+    assert other.sha256 == bundle.sha256
+
+
+def test_private_training_learns(tiny_dirs):
+    rng = np.random.default_rng(0)
+    pos, neg = ["good", "great", "superb", "lovely"], ["bad", "awful", "dull", "poor"]
+    texts, labels = [], []
+    for i in range(160):
+        y = i % 2
+        texts.append(f"the film was {rng.choice(pos if y else neg)} and the cast was fine")
+        labels.append(y)
+    data = TextDataset(texts=texts, labels=labels, label_names=["neg", "pos"])
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    start = float(np.mean(bundle.predict_proba(texts).argmax(1) == np.asarray(labels)))
+    rec = fine_tune_private(bundle, data, noise_multiplier=0.5, epochs=6, batch_size=40, max_physical_batch_size=40,
+                            lr=1e-2, trainable="all", show_progress=False, cross_check=False)
+    acc = float(np.mean(bundle.predict_proba(texts).argmax(1) == np.asarray(labels)))
+    assert start < 0.8 and acc >= 0.9, (start, acc)
+    assert rec.epochs[-1]["train_loss"] < rec.epochs[0]["train_loss"]
+    assert 0 < rec.ledger["epsilon"] < 100
+
+
+def test_bad_arguments_are_refused_with_reasons(tiny_dirs):
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    data = _data(12)
+    with pytest.raises(PrivacyConfigError, match="exactly one"):
+        fine_tune_private(bundle, data, show_progress=False)
+    with pytest.raises(PrivacyConfigError, match="exactly one"):
+        fine_tune_private(bundle, data, target_epsilon=8, noise_multiplier=1.0, show_progress=False)
+    with pytest.raises(PrivacyConfigError, match="below 1/n"):
+        fine_tune_private(bundle, data, target_epsilon=8, delta=0.1, batch_size=4, show_progress=False)
+    with pytest.raises(PrivacyConfigError, match="understates"):
+        fine_tune_private(bundle, data, target_epsilon=8, accountant="gdp", batch_size=4, show_progress=False)
+    with pytest.raises(ScopeError, match="unknown trainable scope"):
+        fine_tune_private(bundle, data, target_epsilon=8, trainable="everything", batch_size=4, show_progress=False)
+    with pytest.raises(ValueError, match="larger than the training set"):
+        fine_tune_private(bundle, data, target_epsilon=8, batch_size=13, show_progress=False)
+    with pytest.raises(ValueError, match="dropout"):
+        fine_tune_private(bundle, data, noise_multiplier=1.0, dropout=1.5, batch_size=4, show_progress=False)
+    with pytest.raises(ValueError, match="grad_sample_mode"):
+        fine_tune_private(bundle, data, noise_multiplier=1.0, grad_sample_mode="functorch", batch_size=4, show_progress=False)
+    three = TextDataset(texts=["a", "b", "c"], labels=[0, 1, 2], label_names=["x", "y", "z"])
+    with pytest.raises(ValueError, match="label"):
+        fine_tune_private(bundle, three, noise_multiplier=1.0, batch_size=2, show_progress=False)
+    try:
+        import torchcsprng  # noqa: F401
+    except ImportError:
+        with pytest.raises(PrivacyConfigError, match="torchcsprng"):
+            fine_tune_private(bundle, data, noise_multiplier=1.0, batch_size=4, secure_mode=True, show_progress=False)
+
+
+def test_scopes_choose_the_documented_parameters(tiny_dirs):
+    model = load_model(tiny_dirs["bert"], device="cpu").model
+    n_all = len(list(model.parameters()))
+    resolve_scope("all").apply(model)
+    assert len(trainable_names(model)) == n_all
+    resolve_scope("all-but-word-embeddings").apply(model)
+    assert trainable_names(model) == [n for n, _ in model.named_parameters() if "word_embeddings" not in n]
+    resolve_scope("top-1").apply(model)
+    names = trainable_names(model)
+    assert names and all(n.startswith(("bert.encoder.layer.1.", "bert.pooler.", "classifier.")) for n in names)
+    assert any(n.startswith("bert.encoder.layer.1.") for n in names) and "classifier.weight" in names
+    resolve_scope("top-0").apply(model)
+    assert all(not n.startswith(("bert.encoder.", "bert.embeddings.")) for n in trainable_names(model))
+    with pytest.raises(ScopeError, match="top-3"):
+        resolve_scope("top-3").apply(model)
+    resolve_scope("all").finalize(model)
+    distil = load_model(tiny_dirs["distilbert"], device="cpu").model
+    resolve_scope("top-1").apply(distil)
+    assert all(n.startswith(("distilbert.transformer.layer.1.", "pre_classifier.", "classifier."))
+               for n in trainable_names(distil))
+
+
+def test_embedding_inputs_are_aligned_to_the_batch():
+    emb = torch.nn.Embedding(10, 4)
+    seen = []
+
+    class M(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = emb
+
+        def forward(self, input_ids, extra):
+            out = self.emb(extra)
+            seen.append((tuple(out.shape), None))
+            return out
+
+    m = M().train()
+    with EmbeddingInputAligner(m):
+        broadcast = torch.arange(5).expand(1, 5)  # (1, L), a non-contiguous view
+        m(input_ids=torch.zeros(3, 5, dtype=torch.long), extra=broadcast)
+        assert seen[-1][0] == (3, 5, 4)  # expanded to the batch
+        with pytest.raises(DPCompatError, match="first dimension is not the batch"):
+            m(input_ids=torch.zeros(3, 5, dtype=torch.long), extra=torch.zeros(2, 5, dtype=torch.long))
+    m(input_ids=torch.zeros(3, 5, dtype=torch.long), extra=broadcast)
+    assert seen[-1][0] == (1, 5, 4)  # hooks removed
+
+
+def test_unused_parameters_are_frozen_and_misused_ones_refused(tiny_dirs):
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    bundle.model.unused_head = torch.nn.Linear(4, 4)  # never called by forward
+    data = _data(12)
+    rec = fine_tune_private(bundle, data, noise_multiplier=1.0, epochs=1, batch_size=6, max_physical_batch_size=6,
+                            trainable="all", show_progress=False, cross_check=False)
+    assert set(rec.config["compat"]["frozen_unused"]) == {"unused_head.weight", "unused_head.bias"}
+    assert "unused_head.weight" not in rec.ledger["trainable_parameter_names"]
+
+    class Direct(torch.nn.Module):  # reads its child's weight directly: Opacus cannot see a per-example gradient
+        def __init__(self, inner: torch.nn.Linear) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return torch.nn.functional.linear(x, self.inner.weight, self.inner.bias)
+
+    other = load_model(tiny_dirs["bert"], device="cpu")
+    other.model.classifier = Direct(other.model.classifier)
+    with pytest.raises(DPCompatError, match="no per-example gradient for classifier.inner"):
+        fine_tune_private(other, data, noise_multiplier=1.0, epochs=1, batch_size=6, trainable="all",
+                          grad_sample_mode="hooks", show_progress=False, cross_check=False)
+    assert type(other.model).__name__ == "BertForSequenceClassification"
+    assert all(p.requires_grad for p in other.model.parameters())
