@@ -1,0 +1,216 @@
+"""The model under test as the attacks see it: cached, batched queries, and gradient saliency.
+
+* :class:`Victim` scores texts through ``ModelBundle.predict_proba`` (dynamic padding, length
+  bucketing) and keeps a cache of texts already scored, so no text is ever run twice.
+* :func:`word_saliency` ranks the words of many texts with one forward and one backward pass per
+  batch (the gradient of the true-class log-probability with respect to the input embeddings),
+  instead of one model query per word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._util import length_batches
+from .perturbations import word_spans
+
+
+class Victim:
+    """Class probabilities of a bundle's model for texts, with a cache of every text scored.
+
+    ``n_model_texts`` counts the texts actually run through the model (cache misses); the
+    per-example query counts of the attacks are kept by the attacks themselves.
+    """
+
+    def __init__(self, bundle: Any, batch_size: int = 128, max_length: int | None = None, cache_limit: int = 500_000) -> None:
+        self.bundle = bundle
+        self.batch_size = int(batch_size)
+        self.max_length = max_length
+        self.cache_limit = int(cache_limit)
+        self._cache: dict[str, np.ndarray] = {}
+        self.n_model_texts = 0
+        self.n_model_calls = 0
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.bundle.num_labels)
+
+    def probs(self, texts: Sequence[str], cache: bool = True) -> np.ndarray:
+        """Probabilities, shape (len(texts), num_labels); uncached texts are scored in one call."""
+        texts = list(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            p = self.bundle.predict_proba(missing, batch_size=self.batch_size, max_length=self.max_length)
+            self.n_model_texts += len(missing)
+            self.n_model_calls += 1
+            fresh = dict(zip(missing, p))
+            if cache and len(self._cache) + len(missing) <= self.cache_limit:
+                self._cache.update(fresh)
+        out = np.zeros((len(texts), self.num_labels), dtype=np.float64)
+        for i, t in enumerate(texts):
+            out[i] = self._cache[t] if t in self._cache else fresh[t]
+        return out
+
+    def verify(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities recomputed from scratch (no cache), for re-verifying stored results."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.num_labels))
+        return self.bundle.predict_proba(texts, batch_size=self.batch_size, max_length=self.max_length)
+
+
+def word_saliency(bundle: Any, texts: Sequence[str], labels: Sequence[int], *, max_length: int | None = None,
+                  batch_size: int = 32) -> list[np.ndarray]:
+    """Per-word importance of every text for its label, from one gradient pass per batch.
+
+    The score of a token is the L2 norm of the gradient of ``log p(label | text)`` with respect
+    to its input embedding; a word's score is the largest score among its sub-word tokens. Words
+    cut off by truncation get NaN (editing them cannot change the prediction).
+    """
+    import torch
+
+    texts = list(texts)
+    if not texts:
+        return []
+    tok = bundle.tokenizer
+    limit = min(max_length or bundle.max_length, bundle.max_length)
+    enc = tok(texts, truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    model = bundle.model
+    emb = model.get_input_embeddings()
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    was_training = model.training
+    model.eval()
+    try:
+        for idx in length_batches(lengths, batch_size, max_tokens=batch_size * 128):
+            n = max(lengths[i] for i in idx)
+            ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), n), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : lengths[i]] = torch.tensor(enc["input_ids"][i])
+                mask[r, : lengths[i]] = 1
+            ids, mask = ids.to(bundle.device), mask.to(bundle.device)
+            with torch.enable_grad():
+                x = emb(ids).detach().requires_grad_(True)
+                logits = model(inputs_embeds=x, attention_mask=mask).logits
+                y = torch.tensor([int(labels[i]) for i in idx], device=logits.device)
+                loss = torch.log_softmax(logits.float(), -1).gather(1, y[:, None]).sum()
+                (grad,) = torch.autograd.grad(loss, x)
+            tok_scores = grad.float().norm(dim=-1).cpu().numpy()
+            for r, i in enumerate(idx):
+                spans = word_spans(texts[i])
+                scores = np.full(len(spans), np.nan)
+                offsets = enc["offset_mapping"][i]
+                special = enc["special_tokens_mask"][i]
+                w = 0
+                for t, ((a, b), sp) in enumerate(zip(offsets, special)):
+                    if sp or b <= a:
+                        continue
+                    while w < len(spans) and spans[w][1] <= a:
+                        w += 1
+                    k = w
+                    while k < len(spans) and spans[k][0] < b:
+                        s = float(tok_scores[r, t])
+                        scores[k] = s if np.isnan(scores[k]) else max(scores[k], s)
+                        k += 1
+                out[i] = scores
+    finally:
+        model.train(was_training)
+    return out
+
+
+_VOCAB_CACHE: dict[int, tuple[Any, tuple[list[int], list[str]]]] = {}
+
+
+def whole_word_vocabulary(tokenizer: Any) -> tuple[list[int], list[str]]:
+    """Token ids that stand for a whole alphabetic word after a space, and those words.
+
+    A vocabulary token counts when its text is alphabetic (two letters or more) and tokenizing
+    ``" " + word`` gives exactly that one token, so it works for WordPiece ("##" pieces are
+    excluded), byte-level BPE ("Ġword") and SentencePiece ("▁word") alike.
+    """
+    hit = _VOCAB_CACHE.get(id(tokenizer))
+    if hit is not None and hit[0] is tokenizer:
+        return hit[1]
+    vocab = tokenizer.get_vocab()
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    cand_ids, cand_words = [], []
+    for tok, i in vocab.items():
+        if i in special:
+            continue
+        word = tokenizer.convert_tokens_to_string([tok]).strip()
+        if len(word) >= 2 and word.isalpha():
+            cand_ids.append(i)
+            cand_words.append(word)
+    if not cand_ids:
+        return [], []
+    enc = tokenizer([" " + w for w in cand_words], add_special_tokens=False)["input_ids"]
+    keep = [(i, w) for i, w, e in zip(cand_ids, cand_words, enc) if list(e) == [i]]
+    keep.sort()
+    result = ([i for i, _ in keep], [w for _, w in keep])
+    if len(_VOCAB_CACHE) > 8:
+        _VOCAB_CACHE.clear()
+    _VOCAB_CACHE[id(tokenizer)] = (tokenizer, result)
+    return result
+
+
+class EmbeddingNeighbours:
+    """Nearest neighbours of words in the victim's own input-embedding matrix (cosine), whole
+    words only. Computed for many words at once with one matrix product."""
+
+    def __init__(self, bundle: Any, k: int = 8, min_cosine: float = 0.4) -> None:
+        import torch
+
+        self.bundle = bundle
+        self.k = int(k)
+        self.min_cosine = float(min_cosine)
+        self.ids, self.words = whole_word_vocabulary(bundle.tokenizer)
+        self._row = {i: r for r, i in enumerate(self.ids)}
+        weight = bundle.model.get_input_embeddings().weight.detach().float().cpu()
+        if self.ids:
+            m = weight[torch.tensor(self.ids)]
+            self.matrix = torch.nn.functional.normalize(m, dim=-1)
+        else:
+            self.matrix = torch.zeros((0, weight.shape[1]))
+        self._cache: dict[str, list[tuple[str, float]]] = {}
+
+    def token_id(self, word: str) -> int | None:
+        ids = self.bundle.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+        return ids[0] if len(ids) == 1 and ids[0] in self._row else None
+
+    def neighbours(self, words: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
+        """word -> [(neighbour, cosine)], best first, at most ``k``, cosine >= ``min_cosine``."""
+        import torch
+
+        todo = [w for w in dict.fromkeys(words) if w not in self._cache]
+        rows, names = [], []
+        for w in todo:
+            i = self.token_id(w)
+            if i is None:
+                self._cache[w] = []
+            else:
+                rows.append(self._row[i])
+                names.append(w)
+        if rows and len(self.ids) > 1:
+            q = self.matrix[torch.tensor(rows)]
+            sims = q @ self.matrix.T
+            top = torch.topk(sims, min(self.k + 8, sims.shape[1]), dim=-1)
+            for r, w in enumerate(names):
+                out: list[tuple[str, float]] = []
+                for v, j in zip(top.values[r].tolist(), top.indices[r].tolist()):
+                    cand = self.words[j]
+                    if cand.lower() == w.lower() or v < self.min_cosine:
+                        continue
+                    if cand.lower() not in {c.lower() for c, _ in out}:
+                        out.append((cand, float(v)))
+                    if len(out) >= self.k:
+                        break
+                self._cache[w] = out
+        return {w: self._cache[w] for w in words}
+
+
+__all__ = ["Victim", "word_saliency", "whole_word_vocabulary", "EmbeddingNeighbours"]
