@@ -11,6 +11,19 @@ All three run on the same model, the same texts and the same number of steps, in
 Prints seconds per text, the ratios ours/floor and captum/ours, completeness errors, and the
 largest relative difference between our attributions and captum's (they must agree within 1e-5).
 
+Then the comparison at equal completeness error, on the target *logit* (the default output):
+
+* ``captum@50``  – the per-example captum loop at 50 Gauss-Legendre steps (the usual call);
+* ``fixed@50``   – our batched engine at a fixed 50 Gauss-Legendre steps;
+* ``adaptive``   – our adaptive Simpson engine (``method="adaptive_simpson"``) with its tolerance set
+  to the captum loop's median relative completeness error, so its median error is at most the
+  loop's; and once more at the default tolerance of 1%.
+
+It prints seconds per text, the median completeness error and the mean number of steps of each,
+and the speed-ups of the adaptive engine (targets: >= 2x the captum loop on CPU, >= 5x on a GPU).
+On a fine-tuned model use the fine-tuned checkpoint (``audit demo`` writes one to
+``<out>/models/baseline``): an untrained head gives a nearly linear path that any rule integrates.
+
     python benchmarks/bench_ig.py                 # embedded backbone, 32 demo texts, 50 steps
     python benchmarks/bench_ig.py --model out/models/baseline --n 64 --device cuda
 """
@@ -43,14 +56,15 @@ def timed(fn, device: str, repeats: int):
     return statistics.median(times), out
 
 
-def captum_loop(bundle, texts, targets, n_steps):
+def captum_loop(bundle, texts, targets, n_steps, output="probability"):
     from captum.attr import LayerIntegratedGradients
 
     tok = bundle.tokenizer
     model = bundle.model
 
     def forward(ids, mask):
-        return torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        return torch.softmax(logits, -1) if output == "probability" else logits
 
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
     out = []
@@ -89,16 +103,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-steps", type=int, default=257, help="most points the adaptive engine may use per text")
+    ap.add_argument("--skip-equal-steps", action="store_true", help="run only the equal-error comparison")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="model precision")
     args = ap.parse_args()
 
     import transformers
 
-    from audit import IntegratedGradients, load_model
+    from audit import load_model
     from audit.demo import demo_splits
 
     transformers.logging.set_verbosity_error()
     torch.manual_seed(args.seed)
     bundle = load_model(args.model, num_labels=2, device=args.device, seed=args.seed)
+    bundle.model.to(getattr(torch, args.dtype))  # a checkpoint stored in half precision is run in full
     _, eval_data = demo_splits(seed=args.seed)
     texts = eval_data.texts[: args.n]
     targets = bundle.predict_proba(texts).argmax(1)
@@ -106,6 +124,15 @@ def main() -> None:
     print(f"model {bundle.source} on {bundle.device}; {len(texts)} texts, {min(lengths)}-{max(lengths)} tokens "
           f"(mean {np.mean(lengths):.1f}); n_steps={args.steps}; torch threads {torch.get_num_threads()}")
 
+    if not args.skip_equal_steps:
+        equal_steps(bundle, texts, targets, args)
+    equal_error(bundle, texts, targets, args)
+
+
+def equal_steps(bundle, texts, targets, args) -> None:
+    from audit import IntegratedGradients
+
+    print(f"-- equal n_steps ({args.steps}), output = probability --")
     ig = IntegratedGradients(n_steps=args.steps, method="gausslegendre", output="probability")
     t_ours, ours = timed(lambda: ig.explain(bundle, texts, targets), bundle.device, args.repeats)
     t_captum, ref = timed(lambda: captum_loop(bundle, texts, targets, args.steps), bundle.device, args.repeats)
@@ -122,6 +149,40 @@ def main() -> None:
     print(f"ratio ours/floor   = {t_ours / t_floor:.2f}  (target <= 1.2)")
     print(f"ratio captum/ours  = {t_captum / t_ours:.2f}  (target >= 1.0: never slower than the loop)")
     print(f"max relative difference ours vs captum = {rel_diff:.2e}  (must be <= 1e-5)")
+
+
+def equal_error(bundle, texts, targets, args) -> None:
+    """Seconds per text at equal (or lower) median completeness error, on the target logit."""
+    from audit import IntegratedGradients
+
+    print("-- equal completeness error, output = logit --")
+    t_captum, ref = timed(lambda: captum_loop(bundle, texts, targets, 50, output="logit"), bundle.device, args.repeats)
+    fixed = IntegratedGradients(n_steps=50, method="gausslegendre", output="logit")
+    t_fixed, fx = timed(lambda: fixed.explain(bundle, texts, targets), bundle.device, args.repeats)
+    # captum's delta is sum(attr) - (f(x) - f(baseline)); the same baseline and path as ours
+    err_captum = float(np.median([abs(d) / max(abs(a.info["f_x"] - a.info["f_baseline"]), 1e-12)
+                                  for a, (_, d) in zip(fx, ref)]))
+    rows = [("captum@50", t_captum, err_captum, 50.0), ("fixed@50", t_fixed, float(np.median([a.info["relative_error"] for a in fx])), 50.0)]
+    tol = max(err_captum, 1e-4)
+    results = {}
+    for label, tolerance in ((f"adaptive@tol={tol:.2g}", tol), ("adaptive@tol=0.01", 0.01)):
+        ad = IntegratedGradients(n_steps=args.max_steps, method="adaptive_simpson", output="logit", tolerance=tolerance)
+        t_ad, res = timed(lambda: ad.explain(bundle, texts, targets), bundle.device, args.repeats)
+        rows.append((label, t_ad, float(np.median([a.info["relative_error"] for a in res])),
+                     float(np.mean([a.info["n_steps"] for a in res]))))
+        results[label] = (t_ad, res)
+    per = lambda t: 1000 * t / len(texts)  # noqa: E731
+    print(f"{'engine':<24}{'ms/text':>10}{'median completeness err':>26}{'mean steps':>12}")
+    for label, t, err, steps in rows:
+        print(f"{label:<24}{per(t):>10.1f}{err:>26.2e}{steps:>12.1f}")
+    t_match, _ = results[f"adaptive@tol={tol:.2g}"]
+    err_match = rows[2][2]
+    print(f"at equal error: captum@50 / adaptive = {t_captum / t_match:.2f}x, fixed@50 / adaptive = {t_fixed / t_match:.2f}x "
+          f"(adaptive median error {err_match:.2e} {'<=' if err_match <= err_captum else '>'} captum's {err_captum:.2e}; "
+          f"targets: >= 2x on CPU, >= 5x on a GPU)")
+    t_default = rows[3][1]
+    print(f"at 1% tolerance: captum@50 / adaptive = {t_captum / t_default:.2f}x with median error {rows[3][2]:.2e} "
+          f"against captum's {err_captum:.2e}")
 
 
 if __name__ == "__main__":

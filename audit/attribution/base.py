@@ -130,3 +130,148 @@ def resolve_targets(targets: Sequence[int] | int | str | None, n: int, predicted
     if len(targets) != n:
         raise ValueError(f"{len(targets)} targets for {n} texts")
     return targets
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared machinery for perturbation methods and explanation-quality metrics.
+# ---------------------------------------------------------------------------------------------
+
+OUTPUTS = ("logit", "probability")
+REPLACEMENTS = ("mask", "pad", "unk")
+
+
+def word_token_positions(enc: Encoded) -> list[list[int]]:
+    """Token positions of each word, in the order of :meth:`Encoded.word_spans` (special tokens excluded)."""
+    groups: dict[int, list[int]] = {}
+    for pos, (w, sp) in enumerate(zip(enc.word_ids, enc.special)):
+        if w is not None and not sp:
+            groups.setdefault(w, []).append(pos)
+    return [groups[w] for w in sorted(groups)]
+
+
+def spread_to_tokens(enc: Encoded, word_scores: Sequence[float]) -> np.ndarray:
+    """Token scores from word scores: each word's score split evenly over its sub-word tokens.
+
+    Special tokens get 0, so :meth:`Encoded.merge_to_words` gives the word scores back exactly.
+    """
+    out = np.zeros(len(enc), dtype=np.float64)
+    for positions, s in zip(word_token_positions(enc), word_scores):
+        out[positions] = float(s) / len(positions)
+    return out
+
+
+def replacement_id(bundle: Any, kind: str = "mask") -> int:
+    """Token id that stands in for a removed token: the mask token (default), pad or unk.
+
+    Falls back from mask to unk to pad when the tokenizer lacks one, so every tokenizer works.
+    """
+    if kind not in REPLACEMENTS:
+        raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {kind!r}")
+    tok = bundle.tokenizer
+    order = {"mask": ("mask", "unk", "pad"), "unk": ("unk", "pad"), "pad": ("pad", "unk")}[kind]
+    for name in order:
+        token_id = getattr(tok, f"{name}_token_id", None)
+        if token_id is not None:
+            return int(token_id)
+    raise ValueError(f"the tokenizer of {bundle.source} has no mask, unk or pad token to replace removed tokens with")
+
+
+def check_output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return output
+
+
+def score_sequences(
+    bundle: Any,
+    sequences: Sequence[Sequence[int]],
+    targets: Sequence[int],
+    *,
+    output: str = "probability",
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    show_progress: bool = False,
+    desc: str = "scoring",
+) -> np.ndarray:
+    """The model's output for class ``targets[i]`` on token-id sequence ``sequences[i]``.
+
+    Sequences are grouped by length and right-padded only to the longest of their group (dynamic
+    padding); identical (sequence, target) pairs are evaluated once. Returns float64 of shape (n,).
+    Used by occlusion and by every faithfulness metric, which all evaluate many perturbed copies.
+    """
+    import torch
+
+    from .._util import length_batches, progress
+
+    check_output(output)
+    if len(sequences) != len(targets):
+        raise ValueError(f"{len(sequences)} sequences for {len(targets)} targets")
+    out = np.zeros(len(sequences), dtype=np.float64)
+    if not len(sequences):
+        return out
+    unique: dict[tuple[int, ...], int] = {}
+    where = np.empty(len(sequences), dtype=np.int64)
+    seqs: list[tuple[int, ...]] = []
+    tgts: list[int] = []
+    for i, (s, t) in enumerate(zip(sequences, targets)):
+        key = (int(t), *map(int, s))
+        j = unique.get(key)
+        if j is None:
+            j = unique[key] = len(seqs)
+            seqs.append(key[1:])
+            tgts.append(int(t))
+        where[i] = j
+    cuda = str(bundle.device).startswith("cuda")
+    batch_size = batch_size or (256 if cuda else 128)
+    max_tokens = max_tokens or (131_072 if cuda else 4_096)
+    lengths = [len(s) for s in seqs]
+    if min(lengths) == 0:
+        raise ValueError("cannot score an empty token sequence")
+    values = np.zeros(len(seqs), dtype=np.float64)
+    pad_id = bundle.tokenizer.pad_token_id if bundle.tokenizer.pad_token_id is not None else 0
+    model = bundle.model
+    was_training = model.training
+    model.eval()
+    bar = progress(total=len(seqs), desc=desc, enabled=show_progress, unit="seq")
+    try:
+        with torch.inference_mode():
+            for idx in length_batches(lengths, batch_size, max_tokens=max_tokens, max_waste=0.2):
+                n = max(lengths[i] for i in idx)
+                ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(idx), n), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    ids[r, : lengths[i]] = torch.tensor(seqs[i])
+                    mask[r, : lengths[i]] = 1
+                logits = model(input_ids=ids.to(bundle.device), attention_mask=mask.to(bundle.device)).logits.double()
+                scores = torch.softmax(logits, -1) if output == "probability" else logits
+                t = torch.tensor([tgts[i] for i in idx], device=scores.device)
+                values[idx] = scores.gather(1, t[:, None])[:, 0].double().cpu().numpy()
+                bar.update(len(idx))
+    finally:
+        bar.close()
+        model.train(was_training)
+    out[:] = values[where]
+    return out
+
+
+def predicted_classes(bundle: Any, encs: Sequence[Encoded]) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probabilities) of each encoded text, as float64 arrays of shape (n, num_labels)."""
+    import torch
+
+    from .._util import length_batches
+
+    n_labels = bundle.num_labels
+    logits = np.zeros((len(encs), n_labels), dtype=np.float64)
+    model = bundle.model
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in length_batches([len(e) for e in encs], 64, max_tokens=8192, max_waste=0.2):
+                ids, mask = pad_batch(bundle, [encs[i] for i in idx])
+                logits[idx] = model(input_ids=ids, attention_mask=mask).logits.double().cpu().numpy()
+    finally:
+        model.train(was_training)
+    z = logits - logits.max(1, keepdims=True)
+    p = np.exp(z)
+    return logits, p / p.sum(1, keepdims=True)
