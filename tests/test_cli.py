@@ -27,7 +27,7 @@ def test_help_is_fast():
 def test_run_and_render(tiny_dirs, csv_file, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(csv_file), "--out", str(out),
-               "--examples", "1", "--ig-steps", "8", "--quiet"])
+               "--examples", "1", "--ig-steps", "8", "--no-faithfulness", "--no-robustness", "--quiet"])
     assert rc == 2  # the tiny model's labels are LABEL_0/1, the file's are names: a clear error
     err = capsys.readouterr().err
     assert "error" in err and "label" in err and "reviews.csv" in err and len(err.strip().splitlines()) == 1
@@ -41,10 +41,17 @@ def test_run_with_matching_labels(tiny_dirs, tmp_path, capsys):
     pd.DataFrame({"review": ev.texts, "y": ev.labels}).to_csv(csv, index=False)
     out = tmp_path / "out"
     rc = main(["run", "--model", str(tiny_dirs["distilbert"]), "--data", str(csv), "--text-column", "review",
-               "--label-column", "y", "--out", str(out), "--examples", "1", "--ig-steps", "8", "--quiet"])
+               "--label-column", "y", "--out", str(out), "--examples", "1", "--ig-steps", "8",
+               "--faithfulness-examples", "3", "--attack-texts", "3", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     d = json.loads((out / "results.json").read_text())
     assert d["data"]["text_column"] == "review" and d["run"]["command"] == "run"
+    sec = d["models"]["baseline"]
+    assert sec["faithfulness"]["n_examples"] == 3  # the analyses run by default, with the CLI's budget
+    assert d["run"]["config"]["audit"]["analysis_options"]["robustness"]["n_attack"] == 3
+    assert sec["robustness"]
+    html = (out / "report.html").read_text()
+    assert "Explanation quality" in html and "Robustness" in html
     rc = main(["render", str(out / "results.json"), "--out", str(tmp_path / "again.html"), "--quiet"])
     assert rc == 0
     assert (tmp_path / "again.html").read_text().startswith("<!DOCTYPE html>")
@@ -67,12 +74,29 @@ def test_bad_input_is_one_line_error(tiny_dirs, csv_file, tmp_path, capsys):
 def test_train_command(tiny_dirs, csv_file, tmp_path, capsys):
     out = tmp_path / "trained"
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--epochs", "1",
-               "--examples", "1", "--ig-steps", "8", "--batch-size", "16", "--quiet"])
+               "--examples", "1", "--ig-steps", "8", "--batch-size", "16", "--no-faithfulness", "--no-robustness", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     assert (out / "model" / "model.safetensors").is_file()
     d = json.loads((out / "results.json").read_text())
     assert d["models"]["baseline"]["training"]["n_train"] == 64
     assert d["models"]["baseline"]["identity"]["label_names"] == ["negative", "positive"]
+    assert "faithfulness" not in d["models"]["baseline"] and "robustness" not in d["models"]["baseline"]
+
+
+def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
+    out = tmp_path / "private"
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--dp",
+               "--epsilon", "8", "--epochs", "2", "--batch-size", "16", "--no-explain", "--no-faithfulness",
+               "--no-robustness", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    ledger = json.loads((out / "model" / "privacy_ledger.json").read_text())
+    assert 7.0 < ledger["epsilon"] <= 8.0 * 1.005 and ledger["accountant"] == "prv"
+    d = json.loads((out / "results.json").read_text())
+    assert d["models"]["private"]["privacy_ledger"]["epsilon"] == ledger["epsilon"]
+    assert "Privacy" in (out / "report.html").read_text()
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"),
+               "--epsilon", "8", "--quiet"])
+    assert rc == 2 and "--dp" in capsys.readouterr().err  # privacy options without --dp are refused
 
 
 def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
@@ -83,7 +107,7 @@ def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
         pd.DataFrame({"text": part.texts, "label": part.labels}).to_csv(tmp_path / f"{name}.csv", index=False)
     out = tmp_path / "priv"
     rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(tmp_path / "holdout.csv"), "--out", str(out),
-               "--no-explain", "--privacy", "--train-data", str(tmp_path / "train.csv"),
+               "--no-explain", "--no-faithfulness", "--no-robustness", "--privacy", "--train-data", str(tmp_path / "train.csv"),
                "--holdout-data", str(tmp_path / "holdout.csv"), "--quiet"])
     assert rc == 0, capsys.readouterr().err
     d = json.loads((out / "results.json").read_text())
@@ -92,5 +116,5 @@ def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
     assert "reference" in json.dumps(sec).lower()  # the section says the calibrated attack did not run
     assert "Privacy leakage audit" in (out / "report.html").read_text()
     rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(tmp_path / "holdout.csv"), "--out", str(out),
-               "--privacy", "--quiet"])
+               "--privacy", "--no-faithfulness", "--no-robustness", "--quiet"])
     assert rc == 2 and "--train-data" in capsys.readouterr().err

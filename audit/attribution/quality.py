@@ -86,6 +86,11 @@ def resolve_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return opts
 
 
+def describe_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every option with its default filled in, for the run's recorded configuration."""
+    return resolve_options(options)
+
+
 def make_method(name: str, opts: Mapping[str, Any], seed: int, show_progress: bool) -> Any:
     """One explainer configured from the analysis options."""
     from . import METHODS
@@ -262,4 +267,4 @@ def checks(model_name: str, section: Mapping[str, Any]) -> list[Check]:
     return out
 
 
-__all__ = ["DEFAULTS", "DEFAULT_METHODS", "analyse", "checks", "recommend", "resolve_options", "sample_indices"]
+__all__ = ["DEFAULTS", "DEFAULT_METHODS", "analyse", "checks", "describe_options", "recommend", "resolve_options", "sample_indices"]
