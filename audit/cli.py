@@ -30,7 +30,12 @@ def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-explain", action="store_true", help="skip the explanations section")
     p.add_argument("--examples", type=int, default=4, help="examples explained per category (default 4)")
-    p.add_argument("--ig-steps", type=int, default=300, help="integrated-gradients steps (default 300)")
+    p.add_argument("--ig-steps", type=int, default=300,
+                   help="integrated-gradients steps: the most any text may use when adaptive, else the fixed count (default 300)")
+    p.add_argument("--ig-method", default="adaptive_simpson",
+                   choices=("adaptive_simpson", "gausslegendre", "riemann_trapezoid", "clenshaw_curtis"),
+                   help="quadrature: adaptive_simpson (default) adds steps per text until the completeness error is "
+                        "under --ig-tolerance; the others use --ig-steps for every text")
     p.add_argument("--ig-output", choices=("logit", "probability"), default="logit", help="attribute the target logit (default) or probability")
     p.add_argument("--ig-baseline", choices=("pad", "mask", "zero"), default="pad", help="integrated-gradients baseline (default pad)")
     p.add_argument("--ig-tolerance", type=float, default=0.01, help="completeness error above which an example is flagged (default 0.01)")
@@ -137,7 +142,8 @@ def _audit_config(args: argparse.Namespace, analysis_options: dict[str, dict[str
         options.setdefault("robustness", {})["n_attack"] = args.attack_texts
     return AuditConfig(
         seed=args.seed, max_length=args.max_length, explain=not args.no_explain, examples_per_category=args.examples,
-        ig_steps=args.ig_steps, ig_baseline=args.ig_baseline, ig_output=args.ig_output, ig_tolerance=args.ig_tolerance,
+        ig_steps=args.ig_steps, ig_method=args.ig_method, ig_baseline=args.ig_baseline, ig_output=args.ig_output,
+        ig_tolerance=args.ig_tolerance,
         show_progress=not args.quiet, analyses=tuple(a for a in DEFAULT_ANALYSES if not skip.get(a)),
         analysis_options={k: v for k, v in options.items() if not skip.get(k)},
     )

@@ -15,9 +15,11 @@ Then the comparison at equal completeness error, on the target *logit* (the defa
 
 * ``captum@50``  – the per-example captum loop at 50 Gauss-Legendre steps (the usual call);
 * ``fixed@50``   – our batched engine at a fixed 50 Gauss-Legendre steps;
-* ``adaptive``   – our adaptive Simpson engine (``method="adaptive_simpson"``) with its tolerance set
-  to the captum loop's median relative completeness error, so its median error is at most the
-  loop's; and once more at the default tolerance of 1%.
+* ``adaptive``   – our adaptive Simpson engine (``method="adaptive_simpson"``). Its tolerance bounds
+  every text's relative completeness error, so the median lands well below it: the per-text
+  tolerance is set to the captum loop's median error times 1, 2, 4 and 6, and the fastest setting
+  whose median error is still at most the loop's is compared; and once more at the default
+  tolerance of 1%.
 
 It prints seconds per text, the median completeness error and the mean number of steps of each,
 and the speed-ups of the adaptive engine (targets: >= 2x the captum loop on CPU, >= 5x on a GPU).
@@ -141,7 +143,7 @@ def equal_steps(bundle, texts, targets, args) -> None:
     rel_diff = max(np.linalg.norm(np.asarray(a.token_scores) - r) / max(np.linalg.norm(r), 1e-12) for a, (r, _) in zip(ours, ref))
     err_ours = [a.info["relative_error"] for a in ours]
     err_captum = [abs(d) / max(abs(a.info["f_x"] - a.info["f_baseline"]), 1e-12) for a, (_, d) in zip(ours, ref)]
-    per = lambda t: 1000 * t / len(texts)  # noqa: E731
+    per = lambda t: 1000 * t / len(texts)
     print(f"{'engine':<10}{'ms/text':>10}{'median completeness err':>26}")
     print(f"{'ours':<10}{per(t_ours):>10.1f}{np.median(err_ours):>26.2e}")
     print(f"{'captum':<10}{per(t_captum):>10.1f}{np.median(err_captum):>26.2e}")
@@ -163,25 +165,37 @@ def equal_error(bundle, texts, targets, args) -> None:
     err_captum = float(np.median([abs(d) / max(abs(a.info["f_x"] - a.info["f_baseline"]), 1e-12)
                                   for a, (_, d) in zip(fx, ref)]))
     rows = [("captum@50", t_captum, err_captum, 50.0), ("fixed@50", t_fixed, float(np.median([a.info["relative_error"] for a in fx])), 50.0)]
-    tol = max(err_captum, 1e-4)
-    results = {}
-    for label, tolerance in ((f"adaptive@tol={tol:.2g}", tol), ("adaptive@tol=0.01", 0.01)):
+    # The tolerance bounds each text's error, so the median lands well below it. The user-facing
+    # question is the cheapest setting whose median error is still <= the loop's: try the loop's
+    # median error times 1, 2, 4 and 6 as the per-text tolerance and keep the fastest that qualifies.
+    base_tol = max(err_captum, 1e-4)
+    tried = []
+    for factor in (1, 2, 4, 6):
+        tolerance = base_tol * factor
         ad = IntegratedGradients(n_steps=args.max_steps, method="adaptive_simpson", output="logit", tolerance=tolerance)
-        t_ad, res = timed(lambda: ad.explain(bundle, texts, targets), bundle.device, args.repeats)
-        rows.append((label, t_ad, float(np.median([a.info["relative_error"] for a in res])),
-                     float(np.mean([a.info["n_steps"] for a in res]))))
-        results[label] = (t_ad, res)
-    per = lambda t: 1000 * t / len(texts)  # noqa: E731
+        t_ad, res = timed(lambda ad=ad: ad.explain(bundle, texts, targets), bundle.device, args.repeats)
+        err = float(np.median([a.info["relative_error"] for a in res]))
+        tried.append((f"adaptive@tol={tolerance:.2g}", t_ad, err, float(np.mean([a.info["n_steps"] for a in res]))))
+        if err > err_captum:
+            break
+    ad = IntegratedGradients(n_steps=args.max_steps, method="adaptive_simpson", output="logit", tolerance=0.01)
+    t_default, res = timed(lambda: ad.explain(bundle, texts, targets), bundle.device, args.repeats)
+    default_row = ("adaptive@tol=0.01", t_default, float(np.median([a.info["relative_error"] for a in res])),
+                   float(np.mean([a.info["n_steps"] for a in res])))
+    rows += tried + [default_row]
+    per = lambda t: 1000 * t / len(texts)
     print(f"{'engine':<24}{'ms/text':>10}{'median completeness err':>26}{'mean steps':>12}")
     for label, t, err, steps in rows:
         print(f"{label:<24}{per(t):>10.1f}{err:>26.2e}{steps:>12.1f}")
-    t_match, _ = results[f"adaptive@tol={tol:.2g}"]
-    err_match = rows[2][2]
-    print(f"at equal error: captum@50 / adaptive = {t_captum / t_match:.2f}x, fixed@50 / adaptive = {t_fixed / t_match:.2f}x "
-          f"(adaptive median error {err_match:.2e} {'<=' if err_match <= err_captum else '>'} captum's {err_captum:.2e}; "
-          f"targets: >= 2x on CPU, >= 5x on a GPU)")
-    t_default = rows[3][1]
-    print(f"at 1% tolerance: captum@50 / adaptive = {t_captum / t_default:.2f}x with median error {rows[3][2]:.2e} "
+    qualifying = [r for r in tried if r[2] <= err_captum]
+    if not qualifying:
+        print("no adaptive setting reached captum's median error")
+    else:
+        label, t_match, err_match, _ = min(qualifying, key=lambda r: r[1])
+        print(f"at equal or lower median error ({label}: {err_match:.2e} <= captum's {err_captum:.2e}): "
+              f"captum@50 / adaptive = {t_captum / t_match:.2f}x, fixed@50 / adaptive = {t_fixed / t_match:.2f}x "
+              f"(targets: >= 2x on CPU, >= 5x on a GPU)")
+    print(f"at 1% tolerance: captum@50 / adaptive = {t_captum / t_default:.2f}x with median error {default_row[2]:.2e} "
           f"against captum's {err_captum:.2e}")
 
 
