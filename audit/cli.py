@@ -43,6 +43,7 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-faithfulness", action="store_true",
                    help="skip explanation quality (faithfulness, plausibility, agreement and sanity of every method)")
     g.add_argument("--faithfulness-examples", type=int, default=None, help="texts the explanation methods are scored on (default 32)")
+    g.add_argument("--probe", action="store_true", help="run the robustness probe (on by default; see --no-robustness)")
     g.add_argument("--no-robustness", action="store_true", help="skip the robustness probe (invariance tests, attacks, certificates)")
     g.add_argument("--attack-texts", type=int, default=None, help="texts each attack family is run on (default 100)")
 
@@ -134,6 +135,8 @@ def _quiet_libraries() -> None:
 def _audit_config(args: argparse.Namespace, analysis_options: dict[str, dict[str, Any]] | None = None) -> Any:
     from .pipeline import DEFAULT_ANALYSES, AuditConfig
 
+    if args.probe and args.no_robustness:
+        raise ValueError("--probe and --no-robustness contradict each other")
     skip = {"faithfulness": args.no_faithfulness, "robustness": args.no_robustness}
     options = {key: dict(v) for key, v in (analysis_options or {}).items()}
     if args.faithfulness_examples is not None:

@@ -42,7 +42,7 @@ def test_run_with_matching_labels(tiny_dirs, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["run", "--model", str(tiny_dirs["distilbert"]), "--data", str(csv), "--text-column", "review",
                "--label-column", "y", "--out", str(out), "--examples", "1", "--ig-steps", "8",
-               "--faithfulness-examples", "3", "--attack-texts", "3", "--quiet"])
+               "--faithfulness-examples", "3", "--probe", "--attack-texts", "3", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     d = json.loads((out / "results.json").read_text())
     assert d["data"]["text_column"] == "review" and d["run"]["command"] == "run"

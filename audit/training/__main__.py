@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from ..cli import _quiet_libraries
     from . import ddp
+
+    _quiet_libraries()
 
     ctx = ddp.init_from_env(args.backend)
     try:
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trained privately: epsilon={eps if eps is None else round(eps, 3)} delta={led['delta']:g} "
                   f"({led['accountant']}), sigma={led['noise_multiplier']:.4f}, q={led['sample_rate']:.4g}, "
                   f"steps={led['steps']}, processes={ctx.world_size}" + (f"; saved to {args.out}" if args.out else ""))
+            final = (record.epochs[-1].get("eval") or {}) if record.epochs else {}
+            if final.get("accuracy") is not None:
+                print(f"held-out accuracy {final['accuracy']:.1%}")
     finally:
         ddp.shutdown()
     return 0

@@ -300,10 +300,13 @@ def now_iso() -> str:
 
 
 def _finite(obj: Any) -> Any:
+    """JSON-safe copy: string keys, lists for tuples, NumPy scalars as Python numbers, None for NaN/inf."""
     if isinstance(obj, dict):
         return {str(k): _finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
+    if type(obj).__module__ == "numpy" and getattr(obj, "ndim", None) == 0:
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj

@@ -57,6 +57,7 @@ from .ledger import (
     LEDGER_FILE,
     PrivacyConfigError,
     PrivacyLedger,
+    _finite,
     calibrate_noise,
     check_accountant,
     check_delta,
@@ -102,7 +103,7 @@ class PrivateTrainingRecord(TrainingRecord):
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(TrainingRecord)}
         out["private"] = True
-        return _plain(out)
+        return _finite(out)
 
 
 @dataclass
@@ -124,18 +125,6 @@ class DPStepInfo:
     per_example_norms: np.ndarray
     clipped_norms: np.ndarray
     parameters: list[tuple[str, Any]]
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 class _TokenDataset:
@@ -635,7 +624,7 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                 perf = compute_metrics(eval.labels, probs, bundle.label_names)
                 entry["eval"] = {"accuracy": perf.accuracy, "f1_macro": perf.f1_macro, "roc_auc": perf.roc_auc, "ece": perf.ece}
                 model.train()
-            record.epochs.append(_plain(entry))
+            record.epochs.append(_finite(entry))
     finally:
         bar.close()
     return [e if math.isfinite(e) else None for e in eps_per_epoch]
