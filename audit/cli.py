@@ -262,11 +262,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(args, "warning: the model has no trained classification head; results describe an untrained head")
     config = _audit_config(args)
     train = _privacy_options(args, bundle, config) if args.privacy else None
-    result = run_audit(bundle, data, config, command="run", timings=timings, train_data=train,
-                       extra_config={"run": vars_for_record(args)})
+    name, saved = _saved_training(args)
+    result = run_audit({name: bundle}, data, config, command="run", timings=timings, train_data=train,
+                       trainings={name: saved} if saved else None, extra_config={"run": vars_for_record(args)})
     result.data.update({"text_column": args.text_column, "label_column": args.label_column})
     _report_paths(args, write_outputs(result, Path(args.out)))
     return 0
+
+
+def _saved_training(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
+    """The model directory's training record and privacy ledger, when it has them: a model trained
+    with ``audit train --dp`` is audited as "private" with its ledger in the report."""
+    import json
+
+    if not args.model:
+        return "baseline", None
+    out: dict[str, Any] = {}
+    for key, file in (("record", "training.json"), ("privacy_ledger", "privacy_ledger.json")):
+        path = Path(args.model) / file
+        if path.is_file():
+            try:
+                out[key] = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not out:
+        return "baseline", None
+    saved = dict(out.get("record") or {})
+    if "privacy_ledger" in out:
+        saved["privacy_ledger"] = out["privacy_ledger"]
+    return ("private" if "privacy_ledger" in out else "baseline"), saved
 
 
 def _privacy_options(args: argparse.Namespace, bundle: Any, config: Any) -> Any:

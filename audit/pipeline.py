@@ -177,8 +177,12 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
         t0 = time.perf_counter()
         section["explanations"] = explain_examples(bundle, eval_data, probs, config)
         timings[f"{prefix}explain"] = time.perf_counter() - t0
-    if getattr(training, "ledger", None):
-        section["privacy_ledger"] = dict(training.ledger)
+    ledger = getattr(training, "ledger", None)
+    if ledger is None and isinstance(training, dict):
+        ledger = training.get("privacy_ledger")
+        section["training"] = {k: v for k, v in training.items() if k != "privacy_ledger"}
+    if ledger:
+        section["privacy_ledger"] = dict(ledger)
     for key in config.analyses:
         t0 = time.perf_counter()
         section[key] = _analysis_module(key).analyse(

@@ -116,6 +116,11 @@ def _ledger(name: str, led: dict[str, Any], entry: dict[str, Any], index: int) -
     if eps is not None and pld is not None and eps < pld * 0.99:
         warnings.append(f"The reported epsilon ({fmt_num(eps, 3)}) is below the value an independent accountant computes "
                         f"for the same settings ({fmt_num(pld, 3)}): the reported guarantee is overstated.")
+    led_sha = as_text(led.get("model_sha256"))
+    model_sha = as_text(as_dict(entry.get("identity")).get("sha256"))
+    if led_sha and model_sha and led_sha != model_sha:
+        warnings.append(f"The ledger was written for other weights (SHA-256 {led_sha[:12]}…) than the model audited here "
+                        f"({model_sha[:12]}…): the guarantee does not necessarily apply to this model.")
     if secure is False:
         warnings.append("Noise and sampling used a pseudo-random generator (secure RNG off). That is standard for "
                         "experiments; for a formal release, retrain with a cryptographically secure generator.")

@@ -94,6 +94,17 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     d = json.loads((out / "results.json").read_text())
     assert d["models"]["private"]["privacy_ledger"]["epsilon"] == ledger["epsilon"]
     assert "Privacy" in (out / "report.html").read_text()
+    # auditing the saved model later finds its ledger: the same guarantee, for the same weights
+    rc = main(["run", "--model", str(out / "model"), "--data", str(csv_file), "--out", str(tmp_path / "again"),
+               "--no-explain", "--no-faithfulness", "--no-robustness", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    sec = again["models"]["private"]
+    assert sec["privacy_ledger"]["epsilon"] == ledger["epsilon"]
+    assert sec["privacy_ledger"]["model_sha256"] == sec["identity"]["sha256"]
+    assert sec["training"]["n_train"] == d["models"]["private"]["training"]["n_train"]
+    html = (tmp_path / "again" / "report.html").read_text()
+    assert "other weights" not in html
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"),
                "--epsilon", "8", "--quiet"])
     assert rc == 2 and "--dp" in capsys.readouterr().err  # privacy options without --dp are refused

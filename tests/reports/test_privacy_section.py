@@ -164,6 +164,16 @@ def test_self_contradicting_ledgers_are_flagged() -> None:
     render(r)
 
 
+def test_ledger_for_other_weights_is_flagged() -> None:
+    r = both()
+    r["models"]["private"]["identity"]["sha256"] = "e" * 64  # the ledger's model_sha256
+    assert not any("other weights" in w for w in build(r)["models"][0]["warnings"])
+    r["models"]["private"]["identity"]["sha256"] = "f" * 64
+    warnings = build(r)["models"][0]["warnings"]
+    assert any("other weights" in w and "eeeeeeeeeeee" in w and "ffffffffffff" in w for w in warnings)
+    assert "other weights" in section_html(render(r))
+
+
 @pytest.mark.parametrize("mutate", [
     lambda r: r["models"]["private"].pop("privacy_ledger"),
     lambda r: r["models"]["private"].update(privacy_ledger="not a dict"),
