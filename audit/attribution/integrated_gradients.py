@@ -121,7 +121,7 @@ class IntegratedGradients:
         }
         if self.adaptive:
             cfg["min_steps"] = self.min_steps
-            cfg["refinement"] = "panels halved where the exact local completeness error exceeds its share of the tolerance"
+            cfg["refinement"] = "panels cut into four (two when the step budget is short) where the exact local completeness error exceeds its share of the tolerance"
         return cfg
 
     def _forward(self, bundle: Any):
