@@ -42,10 +42,10 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("explanation quality and robustness")
     g.add_argument("--no-faithfulness", action="store_true",
                    help="skip explanation quality (faithfulness, plausibility, agreement and sanity of every method)")
-    g.add_argument("--faithfulness-examples", type=int, default=None, help="texts the explanation methods are scored on (default 32)")
+    g.add_argument("--faithfulness-examples", type=int, default=None, help="texts the explanation methods are scored on (default 32; the demo uses 20)")
     g.add_argument("--probe", action="store_true", help="run the robustness probe (on by default; see --no-robustness)")
     g.add_argument("--no-robustness", action="store_true", help="skip the robustness probe (invariance tests, attacks, certificates)")
-    g.add_argument("--attack-texts", type=int, default=None, help="texts each attack family is run on (default 100)")
+    g.add_argument("--attack-texts", type=int, default=None, help="texts each attack family is run on (default 100; the demo uses 50)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +285,8 @@ def _saved_training(args: argparse.Namespace) -> tuple[str, dict[str, Any] | Non
                 out[key] = json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+            if not isinstance(out[key], dict):
+                raise ValueError(f"{path}: expected a JSON object, found {type(out[key]).__name__}")
     if not out:
         return "baseline", None
     saved = dict(out.get("record") or {})

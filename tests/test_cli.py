@@ -105,6 +105,11 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     assert sec["training"]["n_train"] == d["models"]["private"]["training"]["n_train"]
     html = (tmp_path / "again" / "report.html").read_text()
     assert "other weights" not in html
+    (out / "model" / "privacy_ledger.json").write_text("[1, 2]")
+    rc = main(["run", "--model", str(out / "model"), "--data", str(csv_file), "--out", str(tmp_path / "bad"),
+               "--no-explain", "--no-faithfulness", "--no-robustness", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "privacy_ledger.json" in err and "JSON object" in err
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"),
                "--epsilon", "8", "--quiet"])
     assert rc == 2 and "--dp" in capsys.readouterr().err  # privacy options without --dp are refused
