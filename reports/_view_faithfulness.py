@@ -78,11 +78,8 @@ def _ranking(rows: list[dict[str, Any]], keys: list[tuple[str, str]]) -> list[tu
     return out
 
 
-def _faithfulness_table(faith: dict[str, Any], methods: list[str], reference: str) -> dict[str, Any] | None:
-    summary = as_dict(faith.get("summary"))
-    if not summary:
-        return None
-    keys = [(k, better) for k, _, better in METRICS]
+def _method_rows(summary: dict[str, Any], methods: list[str], reference: str, keys: list[str]) -> list[dict[str, Any]]:
+    """One row per method in ``summary`` (configured order, then any others, the reference last)."""
     order = [m for m in methods if m in summary] + [m for m in summary if m not in methods and m != reference]
     if reference and reference in summary:
         order.append(reference)
@@ -90,7 +87,16 @@ def _faithfulness_table(faith: dict[str, Any], methods: list[str], reference: st
     for m in order[:MAX_METHODS]:
         s = as_dict(summary.get(m))
         rows.append({"method": m, "title": REFERENCE_TITLE if m == reference else _title(m), "reference": m == reference,
-                     "cells": [_cell(s.get(k)) for k, _ in keys]})
+                     "cells": [_cell(s.get(k)) for k in keys]})
+    return rows
+
+
+def _faithfulness_table(faith: dict[str, Any], methods: list[str], reference: str) -> dict[str, Any] | None:
+    summary = as_dict(faith.get("summary"))
+    if not summary:
+        return None
+    keys = [(k, better) for k, _, better in METRICS]
+    rows = _method_rows(summary, methods, reference, [k for k, _ in keys])
     if not rows:
         return None
     _mark_best(rows, keys)
@@ -177,14 +183,7 @@ def _plausibility(plaus: dict[str, Any], methods: list[str], reference: str) -> 
     summary = as_dict(plaus.get("summary"))
     if not summary:
         return None
-    order = [m for m in methods if m in summary] + [m for m in summary if m not in methods and m != reference]
-    if reference and reference in summary:
-        order.append(reference)
-    rows = []
-    for m in order[:MAX_METHODS]:
-        s = as_dict(summary.get(m))
-        rows.append({"method": m, "title": REFERENCE_TITLE if m == reference else _title(m), "reference": m == reference,
-                     "cells": [_cell(s.get(k)) for k, _ in PLAUSIBILITY]})
+    rows = _method_rows(summary, methods, reference, [k for k, _ in PLAUSIBILITY])
     _mark_best(rows, [(k, "higher") for k, _ in PLAUSIBILITY])
     proto = as_dict(plaus.get("protocol"))
     return {

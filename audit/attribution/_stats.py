@@ -9,19 +9,10 @@ import numpy as np
 
 
 def rankdata(x: Sequence[float]) -> np.ndarray:
-    """Ranks starting at 1, ties get the average of their ranks (as ``scipy.stats.rankdata``)."""
-    a = np.asarray(x, dtype=np.float64)
-    order = np.argsort(a, kind="mergesort")
-    ranks = np.empty(len(a), dtype=np.float64)
-    sorted_a = a[order]
-    i = 0
-    while i < len(a):
-        j = i
-        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
+    """Ranks starting at 1, ties get the average of their ranks."""
+    from scipy.stats import rankdata as _rankdata
+
+    return _rankdata(np.asarray(x, dtype=np.float64)).astype(np.float64)
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
