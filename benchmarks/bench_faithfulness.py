@@ -14,8 +14,9 @@ engines then evaluate exactly these token scores:
   torch==2.13.0`` first, so pip keeps the CPU build, then ``pip install ferret-xai``; on
   NumPy 1.x also ``pip install "pyarrow<18"``).
 
-It prints the seconds each engine spends evaluating (explanations excluded), the ratio (target:
-ours >= 5x faster), and how well the metric values agree text by text where the definitions
+It prints the seconds each engine spends evaluating (explanations excluded; the median of
+``--repeat`` runs each, since a shared machine's speed drifts by 10-20% between runs), the ratio
+of the medians (target: ours >= 5x faster), and how well the metric values agree text by text where the definitions
 match. They differ where ferret decodes the perturbed token ids back to text and re-tokenizes it
 (a word piece left alone can tokenize differently) and where scores tie (word-level methods give
 every piece of a word the same score; ferret breaks ties in reverse ``argsort`` order, we keep
@@ -58,12 +59,14 @@ model = AutoModelForSequenceClassification.from_pretrained(spec["model"]).float(
 tok = AutoTokenizer.from_pretrained(spec["model"])
 evaluators = [AOPC_Comprehensiveness_Evaluation(model, tok), AOPC_Sufficiency_Evaluation(model, tok), TauLOO_Evaluation(model, tok)]
 items = spec["items"]
-out = []
-start = time.perf_counter()
-for it in items:
-    e = Explanation(it["text"], it["tokens"], np.asarray(it["scores"]), it["method"], it["target"])
-    out.append({ev.SHORT_NAME: float(ev.compute_evaluation(e, it["target"]).score) for ev in evaluators})
-seconds = time.perf_counter() - start
+seconds = []
+for rep in range(spec["repeat"]):
+    out = []
+    start = time.perf_counter()
+    for it in items:
+        e = Explanation(it["text"], it["tokens"], np.asarray(it["scores"]), it["method"], it["target"])
+        out.append({ev.SHORT_NAME: float(ev.compute_evaluation(e, it["target"]).score) for ev in evaluators})
+    seconds.append(time.perf_counter() - start)
 json.dump({"seconds": seconds, "results": out, "versions": {
     "ferret": __import__("importlib.metadata").metadata.version("ferret-xai"), "torch": torch.__version__,
     "transformers": __import__("transformers").__version__}}, open(sys.argv[2], "w"))
@@ -78,6 +81,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shap-max-evals", type=int, default=200)
     ap.add_argument("--ferret-python", default=str(REPO / ".bench" / "ferret-venv" / "bin" / "python"))
+    ap.add_argument("--repeat", type=int, default=3, help="time each engine this many times; the ratio is of the medians")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     args = ap.parse_args()
 
@@ -112,25 +116,30 @@ def main() -> None:
 
     ferret_protocol = Protocol(bins=tuple(np.arange(0.1, 1.1, 0.1)), rounding="floor", positive_only=True, skip_repeats=True,
                                aopc="mean", correlation="kendall", curve_steps=1)
-    _sync(bundle.device)
-    t = time.perf_counter()
-    ours = evaluate_faithfulness(bundle, attributions, ferret_protocol, n_boot=0)
-    _sync(bundle.device)
-    t_ours = time.perf_counter() - t
-    print(f"ours:   {t_ours:7.2f} s  ({ours.n_sequences} perturbed inputs, {ours.n_unique_sequences} distinct, scored in batches)")
+    ours_times = []
+    for _ in range(max(args.repeat, 1)):
+        _sync(bundle.device)
+        t = time.perf_counter()
+        ours = evaluate_faithfulness(bundle, attributions, ferret_protocol, n_boot=0)
+        _sync(bundle.device)
+        ours_times.append(time.perf_counter() - t)
+    t_ours = float(np.median(ours_times))
+    print(f"ours:   {t_ours:7.2f} s  median of {_runs(ours_times)} ({ours.n_sequences} perturbed inputs, "
+          f"{ours.n_unique_sequences} distinct, scored in batches)")
 
     ferret = run_ferret(args, bundle, attributions)
     if ferret is None:
         return
-    t_ferret = ferret["seconds"]
-    print(f"ferret: {t_ferret:7.2f} s  (ferret-xai {ferret['versions']['ferret']}, transformers {ferret['versions']['transformers']}, "
-          f"one explanation at a time)")
-    print(f"ratio ferret / ours = {t_ferret / t_ours:.1f}x  (target >= 5x)")
+    t_ferret = float(np.median(ferret["seconds"]))
+    print(f"ferret: {t_ferret:7.2f} s  median of {_runs(ferret['seconds'])} (ferret-xai {ferret['versions']['ferret']}, "
+          f"transformers {ferret['versions']['transformers']}, one explanation at a time)")
+    print(f"ratio ferret / ours = {t_ferret / t_ours:.1f}x  (target >= 5x; fastest runs: {min(ferret['seconds']) / min(ours_times):.1f}x)")
 
     print("agreement per text, ferret's protocol (ours vs ferret):")
     print(f"{'method':<22}{'metric':<20}{'ours mean':>10}{'ferret mean':>12}{'max |diff|':>12}{'median |diff|':>14}{'texts':>7}{'fallback':>9}")
     names = {"comprehensiveness_aopc": "aopc_compr", "sufficiency_aopc": "aopc_suff", "loo_correlation": "taucorr_loo"}
-    report = {"protocol": ferret_protocol.to_dict(), "seconds": {"ours": t_ours, "ferret": t_ferret}, "agreement": {}}
+    report = {"protocol": ferret_protocol.to_dict(), "seconds": {"ours": ours_times, "ferret": ferret["seconds"]},
+              "ratio_of_medians": t_ferret / t_ours, "agreement": {}}
     k = 0
     for m in attributions:
         rows = ferret["results"][k : k + len(texts)]
@@ -161,6 +170,10 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(report, indent=2, allow_nan=False, default=float))
 
 
+def _runs(times: list[float]) -> str:
+    return f"{len(times)} run{'s' if len(times) > 1 else ''}: " + ", ".join(f"{x:.2f}" for x in times)
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -186,7 +199,7 @@ def run_ferret(args, bundle, attributions):
     with tempfile.TemporaryDirectory(prefix="bench-ferret-") as tmp:
         spec, out, script = Path(tmp, "spec.json"), Path(tmp, "out.json"), Path(tmp, "run_ferret.py")
         spec.write_text(json.dumps({"model": str(model_dir), "device": str(bundle.device), "threads": torch.get_num_threads(),
-                                    "items": items}))
+                                    "repeat": max(args.repeat, 1), "items": items}))
         script.write_text(FERRET_SCRIPT)
         env = dict(os.environ, TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         proc = subprocess.run([str(python), str(script), str(spec), str(out)], capture_output=True, text=True, env=env)

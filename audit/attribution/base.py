@@ -12,6 +12,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from .._readout import first_position_readout
+
 
 @dataclass
 class Attribution:
@@ -201,7 +203,7 @@ def score_sequences(
     """
     import torch
 
-    from .._util import length_batches, progress
+    from .._util import CPU_BATCH_TOKENS, length_batches, progress, run_inference_batches
 
     check_output(output)
     if len(sequences) != len(targets):
@@ -223,7 +225,7 @@ def score_sequences(
         where[i] = j
     cuda = str(bundle.device).startswith("cuda")
     batch_size = batch_size or (256 if cuda else 128)
-    max_tokens = max_tokens or (131_072 if cuda else 4_096)
+    max_tokens = max_tokens or (131_072 if cuda else CPU_BATCH_TOKENS)
     lengths = [len(s) for s in seqs]
     if min(lengths) == 0:
         raise ValueError("cannot score an empty token sequence")
@@ -233,20 +235,24 @@ def score_sequences(
     was_training = model.training
     model.eval()
     bar = progress(total=len(seqs), desc=desc, enabled=show_progress, unit="seq")
+
+    def run(idx: list[int]) -> None:
+        n = max(lengths[i] for i in idx)
+        ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), n), dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : lengths[i]] = torch.tensor(seqs[i])
+            mask[r, : lengths[i]] = 1
+        logits = model(input_ids=ids.to(bundle.device), attention_mask=mask.to(bundle.device)).logits.double()
+        scores = torch.softmax(logits, -1) if output == "probability" else logits
+        t = torch.tensor([tgts[i] for i in idx], device=scores.device)
+        values[idx] = scores.gather(1, t[:, None])[:, 0].double().cpu().numpy()
+        bar.update(len(idx))
+
     try:
-        with torch.inference_mode():
-            for idx in length_batches(lengths, batch_size, max_tokens=max_tokens, max_waste=0.2):
-                n = max(lengths[i] for i in idx)
-                ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(idx), n), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    ids[r, : lengths[i]] = torch.tensor(seqs[i])
-                    mask[r, : lengths[i]] = 1
-                logits = model(input_ids=ids.to(bundle.device), attention_mask=mask.to(bundle.device)).logits.double()
-                scores = torch.softmax(logits, -1) if output == "probability" else logits
-                t = torch.tensor([tgts[i] for i in idx], device=scores.device)
-                values[idx] = scores.gather(1, t[:, None])[:, 0].double().cpu().numpy()
-                bar.update(len(idx))
+        with first_position_readout(model):
+            run_inference_batches(run, length_batches(lengths, batch_size, max_tokens=max_tokens, max_waste=0.2), bundle.device,
+                                  model)
     finally:
         bar.close()
         model.train(was_training)
@@ -256,20 +262,23 @@ def score_sequences(
 
 def predicted_classes(bundle: Any, encs: Sequence[Encoded]) -> tuple[np.ndarray, np.ndarray]:
     """(logits, probabilities) of each encoded text, as float64 arrays of shape (n, num_labels)."""
-    import torch
-
-    from .._util import length_batches
+    from .._util import CPU_BATCH_TOKENS, length_batches, run_inference_batches
 
     n_labels = bundle.num_labels
     logits = np.zeros((len(encs), n_labels), dtype=np.float64)
     model = bundle.model
     was_training = model.training
     model.eval()
+    budget = 8192 if str(bundle.device).startswith("cuda") else CPU_BATCH_TOKENS
+
+    def run(idx: list[int]) -> None:
+        ids, mask = pad_batch(bundle, [encs[i] for i in idx])
+        logits[idx] = model(input_ids=ids, attention_mask=mask).logits.double().cpu().numpy()
+
     try:
-        with torch.inference_mode():
-            for idx in length_batches([len(e) for e in encs], 64, max_tokens=8192, max_waste=0.2):
-                ids, mask = pad_batch(bundle, [encs[i] for i in idx])
-                logits[idx] = model(input_ids=ids, attention_mask=mask).logits.double().cpu().numpy()
+        with first_position_readout(model):
+            run_inference_batches(run, length_batches([len(e) for e in encs], 64, max_tokens=budget, max_waste=0.2),
+                                  bundle.device, model)
     finally:
         model.train(was_training)
     z = logits - logits.max(1, keepdims=True)

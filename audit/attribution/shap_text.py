@@ -21,7 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._util import progress
+from .._readout import first_position_readout
+from .._util import CPU_BATCH_TOKENS, progress, run_inference_batches
 from .base import Attribution, check_output, encode_texts, predicted_classes, replacement_id, resolve_targets
 
 ALGORITHMS = ("partition", "exact", "permutation")
@@ -67,12 +68,17 @@ class SHAPText:
             ids = torch.as_tensor(np.asarray(x, dtype=np.int64), device=bundle.device)
             if ids.ndim == 1:
                 ids = ids[None, :]
-            outs = []
-            with torch.inference_mode():
-                for s in range(0, ids.shape[0], rows_cap):
-                    chunk = ids[s : s + rows_cap]
-                    logits = model(input_ids=chunk, attention_mask=torch.ones_like(chunk)).logits.double()
-                    outs.append(torch.softmax(logits, -1) if self.output == "probability" else logits)
+            rows = rows_cap if cuda else max(1, min(rows_cap, CPU_BATCH_TOKENS // max(ids.shape[1], 1)))
+            starts = list(range(0, ids.shape[0], rows))
+            outs: list[Any] = [None] * len(starts)
+
+            def run(j: int) -> None:
+                chunk = ids[starts[j] : starts[j] + rows]
+                logits = model(input_ids=chunk, attention_mask=torch.ones_like(chunk)).logits.double()
+                outs[j] = torch.softmax(logits, -1) if self.output == "probability" else logits
+
+            with first_position_readout(model):
+                run_inference_batches(run, range(len(starts)), bundle.device, model)
             target_store["calls"] += ids.shape[0]
             return torch.cat(outs).cpu().numpy()
 

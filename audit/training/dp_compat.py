@@ -32,6 +32,7 @@ parameter got a per-example gradient (or norm) of the right batch size.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -78,7 +79,7 @@ class EmbeddingInputAligner:
     def __init__(self, model: Any) -> None:
         from torch import nn
 
-        self.batch_size: int | None = None
+        self._local = threading.local()  # the batch size of the call running on this thread
         self._handles: list[Any] = []
         self.embeddings: list[str] = []
         self._handles.append(model.register_forward_pre_hook(self._record_batch, with_kwargs=True))
@@ -87,10 +88,14 @@ class EmbeddingInputAligner:
                 self.embeddings.append(name)
                 self._handles.append(module.register_forward_pre_hook(self._make_hook(name)))
 
+    @property
+    def batch_size(self) -> int | None:
+        return getattr(self._local, "batch_size", None)
+
     def _record_batch(self, module: Any, args: tuple, kwargs: dict) -> None:
         n = _batch_size_from(args, kwargs)
         if n is not None:
-            self.batch_size = n
+            self._local.batch_size = n
 
     def _make_hook(self, name: str):
         def hook(module: Any, args: tuple) -> tuple | None:

@@ -62,7 +62,8 @@ def test_char_attack_successes_reverify(brittle, char_run) -> None:
     for r, p in zip(successes, fresh):
         assert r.verified is True
         assert int(p.argmax()) == r.adversarial_prediction != r.label
-        np.testing.assert_allclose(p, r.adversarial_probabilities, atol=1e-6)
+        # float32 scores move at the 1e-6 level with the batch a text is scored in (padding, batch size)
+        np.testing.assert_allclose(p, r.adversarial_probabilities, atol=1e-5)
 
 
 def test_char_attack_respects_budgets(char_run) -> None:
