@@ -184,7 +184,8 @@ def first_position_readout(model: Any) -> Iterator[bool]:
     """Within this block the model's logits are computed with a first-position-only last layer.
 
     Yields whether the short path is in use (False: the model runs its full forward). Use it
-    only around calls that need the logits alone, not hidden states or attention maps.
+    only around calls that need the logits alone, not hidden states or attention maps; the swap is
+    visible to every caller of this model object until the block ends.
     """
     if not readout_available(model):
         yield False

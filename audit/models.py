@@ -115,15 +115,16 @@ class ModelBundle:
         self.model.eval()
         budget = batch_size * 128 if str(self.device).startswith("cuda") else CPU_BATCH_TOKENS
         batches = length_batches(lengths, batch_size, max_tokens=budget)
-        encoded = [self.tokenize([texts[i] for i in idx], max_length) for idx in batches]  # one thread tokenizes
 
-        def run(j: int) -> None:
-            logits = self.model(**encoded[j].to(self.device)).logits
-            out[batches[j]] = logits.double().cpu().numpy()
+        def run(item: tuple[list[int], Any]) -> None:
+            idx, enc = item
+            out[idx] = self.model(**enc.to(self.device)).logits.double().cpu().numpy()
 
         try:
             with first_position_readout(self.model):
-                run_inference_batches(run, range(len(batches)), self.device, self.model)
+                for start in range(0, len(batches), 64):  # tokenized here, on one thread, 64 batches at a time
+                    chunk = [(idx, self.tokenize([texts[i] for i in idx], max_length)) for idx in batches[start : start + 64]]
+                    run_inference_batches(run, chunk, self.device, self.model)
         finally:
             self.model.train(was_training)
         return out

@@ -126,3 +126,14 @@ def test_dynamic_padding_never_pads_to_max_length(tiny_dirs):
     b = load_model(tiny_dirs["bert"], device="cpu")
     enc = b.tokenize(["short", "a slightly longer text here"])
     assert enc["input_ids"].shape[1] < 20
+
+
+def test_batched_predictions_match_one_text_at_a_time(tiny_dirs):
+    from tiny_models import CORPUS
+
+    bundle = load_model(tiny_dirs["roberta"], device="cpu")
+    texts = [f"{t} {'and more ' * (i % 23)}" for i, t in enumerate(CORPUS)]  # 140 texts of many lengths
+    batched = bundle.predict_logits(texts, batch_size=2)  # 70 batches: more than one tokenized chunk of 64
+    with torch.inference_mode():
+        one = np.stack([bundle.model(**bundle.tokenize([t])).logits[0].double().numpy() for t in texts])
+    np.testing.assert_allclose(batched, one, atol=1e-5)
