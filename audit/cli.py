@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune a model (the embedded backbone by default) on a labelled file")
     _data_args(p)
-    p.add_argument("--model", default=None, help="model directory to start from (default: the embedded backbone)")
+    p.add_argument("--model", default=None, help="model directory or Hub name in the local Hugging Face cache to start from (default: the embedded backbone)")
     p.add_argument("--out", required=True, help="output directory: the model goes to OUT/model, the audit to OUT/report.html")
     p.add_argument("--eval-data", default=None, help="held-out file (same columns); default: a split of --data")
     p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out fraction when no --eval-data (default 0.2)")
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("run", help="audit a trained model on a labelled file")
-    p.add_argument("--model", default=None, help="model directory (default: the embedded backbone with an untrained head)")
+    p.add_argument("--model", default=None, help="model directory, or a Hub name (org/name[@revision]) already in the local Hugging Face cache (default: the embedded backbone with an untrained head)")
     _data_args(p)
     p.add_argument("--out", required=True, help="output directory (report.html, results.json)")
     p.add_argument("--limit", type=int, default=None, help="audit only the first N rows")

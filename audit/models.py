@@ -71,7 +71,7 @@ class ModelBundle:
             "label_names": list(self.label_names),
             "head_initialized": self.head_initialized,
             "max_position_embeddings": getattr(cfg, "max_position_embeddings", None),
-        }
+        } | ({"hub_revision": self.meta["hub"]["revision"]} if "hub" in self.meta else {})
 
     def to(self, device: str) -> "ModelBundle":
         self.device = resolve_device(device)
@@ -214,6 +214,8 @@ def load_model(
     ``source`` may be: ``None`` (the embedded default backbone, with a newly initialised head of
     ``num_labels`` outputs, 2 by default); a local directory holding an
     ``AutoModelForSequenceClassification`` checkpoint (or a bare encoder, which gets a new head);
+    a Hugging Face Hub name (``"org/name"``, optionally ``"org/name@revision"``) already in the local
+    Hugging Face cache, read offline;
     a ``(model, tokenizer)`` pair; a transformers text-classification pipeline; or a bundle.
     """
     if isinstance(source, ModelBundle):
@@ -223,7 +225,11 @@ def load_model(
                            label_names, trust_remote_code, seed)
         bundle.source = DEFAULT_BACKBONE
     elif isinstance(source, (str, os.PathLike)):
-        bundle = _load_dir(Path(source), num_labels, label_names, trust_remote_code, seed)
+        path, hub = resolve_model_source(source)
+        bundle = _load_dir(path, num_labels, label_names, trust_remote_code, seed)
+        if hub:
+            bundle.source = hub["repo_id"]
+            bundle.meta["hub"] = hub
     elif isinstance(source, tuple) and len(source) == 2:
         bundle = _from_objects(source[0], source[1], num_labels, label_names, "<in-memory model>")
     elif hasattr(source, "model") and hasattr(source, "tokenizer"):
@@ -237,6 +243,43 @@ def load_model(
             "a text-classification pipeline, or nothing for the default backbone"
         )
     return bundle.to(device)
+
+
+_HUB_NAME = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*(?:@[\w./-]+)?$")
+
+
+def hub_cache_dir() -> Path:
+    """The local Hugging Face cache that Hub names are looked up in (``HF_HUB_CACHE`` / ``HF_HOME``)."""
+    from huggingface_hub import constants
+
+    return Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE)
+
+
+def resolve_model_source(source: str | os.PathLike) -> tuple[Path, dict[str, Any] | None]:
+    """A model directory for ``source``: a local path, or a Hub name found in the local cache (offline).
+
+    Returns ``(directory, hub)`` where ``hub`` is ``None`` for a local path and otherwise records the
+    repository, the cached commit and the cache it came from. Nothing is downloaded.
+    """
+    path = Path(source).expanduser()
+    text = str(source)
+    if path.exists() or isinstance(source, Path) or not _HUB_NAME.match(text) or text.startswith("."):
+        return path, None
+    repo_id, _, revision = text.partition("@")
+    cache = hub_cache_dir()
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot = Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cache, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
+        where = f"revision {revision!r} of " if revision else ""
+        raise ModelError(
+            f"{text}: no such directory, and {where}the Hub model {repo_id!r} is not in the local Hugging Face cache "
+            f"({cache}); download it first (`hf download {repo_id}`) or pass a model directory"
+        ) from exc
+    return snapshot, {"repo_id": repo_id, "revision": snapshot.name, "requested_revision": revision or "main",
+                      "cache": str(cache)}
 
 
 def _from_objects(model: Any, tokenizer: Any, num_labels: int | None, label_names: Sequence[str] | None, source: str) -> ModelBundle:

@@ -115,8 +115,13 @@ def make_explainers(config: AuditConfig) -> list[Any]:
     return out
 
 
-def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: AuditConfig) -> dict[str, Any]:
-    """Explain the chosen examples with every configured method; returns the JSON section."""
+def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: AuditConfig,
+                     cut_at: Sequence[int | None] | None = None) -> dict[str, Any]:
+    """Explain the chosen examples with every configured method; returns the JSON section.
+
+    ``cut_at[i]``, when given, is the character offset where the model's input of text ``i`` ends
+    (None when the text fits); it is stored with each example so the report can mark the cut.
+    """
     from .attribution import completeness_summary
 
     picks = select_examples(dataset.labels, probs, config.examples_per_category)
@@ -138,6 +143,8 @@ def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: Audit
             "words": [{"text": dataset.texts[i][a:b], "start": a, "end": b} for a, b in spans],
             "attributions": {},
         }
+        if cut_at is not None and cut_at[i] is not None:
+            example["truncated_at"] = int(cut_at[i])
         if dataset.rationales is not None:
             example["rationale"] = dataset.rationales[i]
         for name, attrs in per_method.items():
@@ -163,19 +170,22 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
                 timings: dict[str, float] | None = None, prefix: str = "") -> dict[str, Any]:
     """Evaluate and explain one model on ``eval_data``; returns its ``models[name]`` section."""
     from .metrics import evaluate
+    from .truncation import measure_truncation
 
     timings = timings if timings is not None else {}
     t0 = time.perf_counter()
     perf, probs = evaluate(bundle, eval_data, batch_size=config.batch_size, max_length=config.max_length)
+    cut = measure_truncation(bundle, eval_data.texts, config.max_length)
     timings[f"{prefix}evaluate"] = time.perf_counter() - t0
     section: dict[str, Any] = {
         "identity": bundle.identity(),
         "training": training.to_dict() if hasattr(training, "to_dict") else training,
         "performance": perf.to_dict(),
+        "truncation": cut.to_dict(),
     }
     if config.explain:
         t0 = time.perf_counter()
-        section["explanations"] = explain_examples(bundle, eval_data, probs, config)
+        section["explanations"] = explain_examples(bundle, eval_data, probs, config, cut_at=cut.cut_at)
         timings[f"{prefix}explain"] = time.perf_counter() - t0
     ledger = getattr(training, "ledger", None)
     if ledger is None and isinstance(training, dict):
@@ -203,6 +213,10 @@ def model_checks(name: str, section: dict[str, Any], config: AuditConfig) -> lis
     ece = perf["ece"]
     checks.append(Check(f"{name}: calibration (ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
                         f"expected calibration error {ece:.3f} over {perf['ece_bins']} bins (maximum {config.max_ece})"))
+    if section.get("truncation"):
+        from .truncation import truncation_check
+
+        checks.append(truncation_check(name, section["truncation"]))
     if section["identity"].get("head_initialized") and not section.get("training"):
         checks.append(Check(f"{name}: classifier head", "warn", None, None,
                             "the classification head was newly initialised and not trained: the numbers describe an untrained model"))

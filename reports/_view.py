@@ -183,6 +183,26 @@ def _model(name: str, index: int, entry: dict[str, Any], data_labels: list[str])
         "training": _training(as_dict(entry.get("training"))),
         "performance": _performance(perf, labels) if perf else None,
         "explanations": _explanations(as_dict(entry.get("explanations")), labels),
+        "truncation": _truncation(as_dict(entry.get("truncation"))),
+    }
+
+
+def _truncation(t: dict[str, Any]) -> dict[str, Any] | None:
+    """How many evaluation texts were longer than the model's input, and how much text it never saw."""
+    n, total, limit = as_int(t.get("n_truncated")), as_int(t.get("n_texts")), as_int(t.get("max_length"))
+    if n is None or total is None or limit is None:
+        return None
+    return {
+        "n": fmt_num(n),
+        "any": n > 0,
+        "total": fmt_num(total),
+        "max_length": fmt_num(limit),
+        "fraction": fmt_pct(as_float(t.get("fraction_truncated")), 1),
+        "fraction_chars": fmt_pct(as_float(t.get("fraction_chars_cut")), 1),
+        "chars": fmt_num(as_int(t.get("chars_cut"))),
+        "tokens": fmt_num(as_int(t.get("tokens_cut"))),
+        "median_tokens": fmt_num(as_float(t.get("median_tokens"))),
+        "max_tokens": fmt_num(as_int(t.get("max_tokens"))),
     }
 
 
@@ -502,6 +522,8 @@ def _example(
     probs = [as_finite(p) for p in as_list(ex.get("probabilities"))]
     label, prediction = ex.get("label"), ex.get("prediction")
     correct = as_int(label) is not None and as_int(label) == as_int(prediction)
+    cut = as_int(ex.get("truncated_at"))
+    cut = cut if cut is not None and 0 <= cut < len(text) else None
     return {
         "id": as_text(ex.get("id")) or fmt_value(ex.get("index")),
         "text": text,
@@ -514,8 +536,10 @@ def _example(
             for i, p in enumerate(probs)
         ],
         "offsets_ok": offsets is not None or not words,
+        "truncated": cut is not None,
+        "unseen_chars": fmt_num(len(text.rstrip()) - cut) if cut is not None else "",
         "rows": [
-            _heat_row(m, as_dict(attributions[m]), text, offsets, word_texts, ig_tol) for m in order
+            _mark_cut(_heat_row(m, as_dict(attributions[m]), text, offsets, word_texts, ig_tol), cut) for m in order
         ],
         "tokens": _tokens({m: as_dict(attributions[m]) for m in order}),
     }
@@ -571,6 +595,37 @@ def _heat_row(
         "n_bad": n_bad,
         "ig": _ig(attr, ig_tol) if method == "integrated_gradients" or "relative_error" in attr else None,
     }
+
+
+def _mark_cut(row: dict[str, Any], cut: int | None) -> dict[str, Any]:
+    """Insert a cut marker where the model's input ended; the text after it is marked unseen."""
+    if cut is None:
+        return row
+    out: list[dict[str, Any]] = []
+    pos, marked = 0, False
+    for seg in row["segments"]:
+        end = pos + len(seg["text"])
+        if marked:
+            out.append(seg | {"unseen": True})
+        elif end <= cut:
+            out.append(seg)
+        elif not seg["word"] and pos < cut:  # split plain text at the cut
+            out.append(seg | {"text": seg["text"][: cut - pos]})
+            out.append({"word": False, "cut": True, "text": ""})
+            out.append(seg | {"text": seg["text"][cut - pos :], "unseen": True})
+            marked = True
+        elif seg["word"] and pos < cut:  # a word the cut runs through: the marker follows it
+            out.append(seg)
+            out.append({"word": False, "cut": True, "text": ""})
+            marked = True
+        else:
+            out.append({"word": False, "cut": True, "text": ""})
+            out.append(seg | {"unseen": True})
+            marked = True
+        pos = end
+    if not marked:
+        out.append({"word": False, "cut": True, "text": ""})
+    return row | {"segments": out}
 
 
 def _tokens(attrs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:

@@ -137,3 +137,54 @@ def test_batched_predictions_match_one_text_at_a_time(tiny_dirs):
     with torch.inference_mode():
         one = np.stack([bundle.model(**bundle.tokenize([t])).logits[0].double().numpy() for t in texts])
     np.testing.assert_allclose(batched, one, atol=1e-5)
+
+
+def _cache_snapshot(cache, repo_id: str, source_dir, commit: str = "0" * 39 + "1"):
+    """Lay out ``source_dir`` as the Hub client caches a download: blobs, a snapshot of links, refs/main."""
+    import hashlib
+    import os
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "blobs").mkdir(parents=True)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for f in sorted(source_dir.iterdir()):
+        data = f.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        os.symlink(os.path.relpath(blob, snap), snap / f.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return snap
+
+
+def test_hub_name_loads_from_the_local_cache_offline(tmp_path, tiny_dirs, monkeypatch):
+    cache = tmp_path / "hub"
+    _cache_snapshot(cache, "acme/tiny-reviews", tiny_dirs["bert"])
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    bundle = load_model("acme/tiny-reviews", device="cpu")
+    direct = load_model(tiny_dirs["bert"], device="cpu")
+    assert bundle.sha256 == direct.sha256  # the very weights of the cached snapshot
+    assert bundle.source == "acme/tiny-reviews"
+    assert bundle.identity()["hub_revision"] == "0" * 39 + "1"
+    pinned = load_model("acme/tiny-reviews@" + "0" * 39 + "1", device="cpu")
+    assert pinned.sha256 == direct.sha256
+
+
+def test_hub_name_missing_from_the_cache_names_the_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "empty-hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    with pytest.raises(ModelError, match=r"acme/absent.*not in the local Hugging Face cache.*empty-hub"):
+        load_model("acme/absent", device="cpu")
+    with pytest.raises(ModelError, match="no such directory"):
+        load_model(str(tmp_path / "not-here"), device="cpu")
+
+
+def test_hub_revision_not_cached_is_a_clear_error(tmp_path, tiny_dirs, monkeypatch):
+    cache = tmp_path / "hub"
+    _cache_snapshot(cache, "acme/tiny-reviews", tiny_dirs["bert"])
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    with pytest.raises(ModelError, match="revision 'v2' of the Hub model 'acme/tiny-reviews'"):
+        load_model("acme/tiny-reviews@v2", device="cpu")
