@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "ModelError": "audit.models",
     "load_model": "audit.models",
     "check_compatible": "audit.models",
+    "measure_truncation": "audit.truncation",
     # data
     "TextDataset": "audit.data",
     "DataError": "audit.data",

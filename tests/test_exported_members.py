@@ -12,7 +12,7 @@ def test_all_exports_resolve():
 def test_public_api_is_pinned():
     assert sorted(audit.__all__) == sorted([
         "__version__",
-        "ModelBundle", "ModelError", "load_model", "check_compatible",
+        "ModelBundle", "ModelError", "load_model", "check_compatible", "measure_truncation",
         "TextDataset", "DataError", "load_dataset", "save_dataset", "make_demo_dataset", "demo_splits",
         "fine_tune", "TrainingRecord", "fine_tune_private", "PrivateTrainingRecord", "PrivacyLedger", "evaluate", "compute_metrics", "Performance",
         "Attribution", "IntegratedGradients", "AttentionRollout", "attention_maps",
