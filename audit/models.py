@@ -71,7 +71,7 @@ class ModelBundle:
             "label_names": list(self.label_names),
             "head_initialized": self.head_initialized,
             "max_position_embeddings": getattr(cfg, "max_position_embeddings", None),
-        } | ({"hub_revision": self.meta["hub"]["revision"]} if "hub" in self.meta else {})
+        } | ({"hub_revision": self.meta["hub"]["revision"]} if "hub" in self.meta else {}) | self.meta.get("padding", {})
 
     def to(self, device: str) -> "ModelBundle":
         self.device = resolve_device(device)
@@ -293,8 +293,38 @@ def _from_objects(model: Any, tokenizer: Any, num_labels: int | None, label_name
     if num_labels is not None and num_labels != n:
         raise ModelError(f"{source}: the model has {n} output labels but {num_labels} were asked for")
     model.eval()
+    padding = _ensure_pad_token(model, tokenizer, source)
     return ModelBundle(model=model, tokenizer=tokenizer, label_names=_label_names_from_config(model.config, n, label_names),
-                       device="cpu", source=source)
+                       device="cpu", source=source, meta={"padding": padding})
+
+
+def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]:
+    """Give a tokenizer without a padding token one (decoders such as GPT-2 and Llama ship none).
+
+    Batches need padding. The model's own ``pad_token_id`` is used when its config has one,
+    else the end-of-sequence token, else the unknown token, as is usual for decoder classifiers:
+    padded positions are masked out and the classifier reads the last non-pad token. The model's
+    ``pad_token_id`` is set to match, so it finds that token. Returns what was done, for the record.
+    """
+    assigned = None
+    if tokenizer.pad_token is None:
+        cfg_id = getattr(model.config, "pad_token_id", None)
+        candidates = [("config pad_token_id", tokenizer.convert_ids_to_tokens(cfg_id) if isinstance(cfg_id, int) else None),
+                      ("eos_token", tokenizer.eos_token), ("unk_token", tokenizer.unk_token)]
+        for origin, token in candidates:
+            if token is not None:
+                tokenizer.pad_token = token
+                assigned = origin
+                break
+        else:
+            raise ModelError(
+                f"{source}: the tokenizer has no padding token and no end-of-sequence or unknown token to pad with; "
+                "set tokenizer.pad_token before auditing"
+            )
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return {"pad_token": tokenizer.pad_token, "padding_side": tokenizer.padding_side,
+            **({"pad_token_from": assigned} if assigned else {})}
 
 
 def _require_fast_tokenizer(tokenizer: Any, source: str) -> None:
@@ -361,9 +391,10 @@ def _load_dir(path: Path, num_labels: int | None, label_names: Sequence[str] | N
         raise ModelError(f"{path}: cannot load the tokenizer: {exc}") from exc
     _require_fast_tokenizer(tokenizer, str(path))
     model.eval()
+    padding = _ensure_pad_token(model, tokenizer, str(path))
     names = _label_names_from_config(model.config, n_model, label_names)
     return ModelBundle(model=model, tokenizer=tokenizer, label_names=names, device="cpu", source=str(path),
-                       head_initialized=not trained_head)
+                       head_initialized=not trained_head, meta={"padding": padding})
 
 
 def check_compatible(bundle: ModelBundle, dataset: Any) -> None:

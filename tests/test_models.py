@@ -188,3 +188,27 @@ def test_hub_revision_not_cached_is_a_clear_error(tmp_path, tiny_dirs, monkeypat
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     with pytest.raises(ModelError, match="revision 'v2' of the Hub model 'acme/tiny-reviews'"):
         load_model("acme/tiny-reviews@v2", device="cpu")
+
+
+@pytest.mark.parametrize("name", ["gpt2+gpt2-bpe", "llama+sp-bpe"])
+def test_decoder_without_pad_token_gets_one_and_batches_like_single_texts(tmp_path, name):
+    import json
+
+    from model_zoo import build
+
+    d = build(name, tmp_path / "m", label_names=["negative", "positive"])
+    tok_cfg = json.loads((d / "tokenizer_config.json").read_text())
+    tok_cfg.pop("pad_token")  # as GPT-2 and Llama ship: no padding token at all
+    (d / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["pad_token_id"] = None
+    (d / "config.json").write_text(json.dumps(cfg))
+    bundle = load_model(d, device="cpu")
+    assert bundle.tokenizer.pad_token == bundle.tokenizer.eos_token
+    assert bundle.model.config.pad_token_id == bundle.tokenizer.pad_token_id
+    ident = bundle.identity()
+    assert ident["pad_token_from"] == "eos_token" and ident["padding_side"] == bundle.tokenizer.padding_side
+    texts = ["a great film with a superb cast and a fine script", "bad", "the delivery was slow"]
+    batched = bundle.predict_logits(texts)
+    one = np.stack([bundle.predict_logits([t])[0] for t in texts])
+    np.testing.assert_allclose(batched, one, atol=1e-5)
