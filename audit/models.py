@@ -323,8 +323,20 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
             )
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    moved = None
+    if tokenizer.padding_side == "left" and not _relative_positions(model):
+        # Left padding shifts every token's absolute position by the pad count, so a text's score
+        # would depend on its batch; pad on the right instead (the classifier still finds the last
+        # real token: it looks for the rightmost non-pad token either way).
+        tokenizer.padding_side = "right"
+        moved = "left"
     return {"pad_token": tokenizer.pad_token, "padding_side": tokenizer.padding_side,
-            **({"pad_token_from": assigned} if assigned else {})}
+            **({"pad_token_from": assigned} if assigned else {}), **({"padding_side_was": moved} if moved else {})}
+
+
+def _relative_positions(model: Any) -> bool:
+    """Whether the model encodes positions relatively (rotary embeddings), so padding may shift them."""
+    return any("Rotary" in type(m).__name__ for m in model.modules())
 
 
 def _require_fast_tokenizer(tokenizer: Any, source: str) -> None:

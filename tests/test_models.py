@@ -212,3 +212,20 @@ def test_decoder_without_pad_token_gets_one_and_batches_like_single_texts(tmp_pa
     batched = bundle.predict_logits(texts)
     one = np.stack([bundle.predict_logits([t])[0] for t in texts])
     np.testing.assert_allclose(batched, one, atol=1e-5)
+
+
+def test_left_padding_never_shifts_absolute_positions(tmp_path):
+    import json
+
+    from model_zoo import build
+
+    d = build("gpt2+gpt2-bpe", tmp_path / "m", label_names=["negative", "positive"])
+    tok_cfg = json.loads((d / "tokenizer_config.json").read_text())
+    tok_cfg["padding_side"] = "left"  # learned absolute positions: left padding would move every token
+    (d / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
+    bundle = load_model(d, device="cpu")
+    assert bundle.identity()["padding_side"] == "right" and bundle.identity()["padding_side_was"] == "left"
+    texts = ["a great film with a superb cast and a fine script", "bad", "the delivery was slow"]
+    np.testing.assert_allclose(bundle.predict_logits(texts), np.stack([bundle.predict_logits([t])[0] for t in texts]), atol=1e-5)
+    rotary = load_model(build("llama+sp-bpe", tmp_path / "l"), device="cpu")
+    assert rotary.tokenizer.padding_side == "left"  # rotary positions are relative: left padding is kept
