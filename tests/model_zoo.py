@@ -255,9 +255,10 @@ def make_model(name: str, num_labels: int = 2, *, seed: int = 0, problem_type: s
 
 
 def build(name: str, out: Path, num_labels: int = 2, *, seed: int = 0, problem_type: str | None = None,
-          label_names: list[str] | None = None) -> Path:
+          label_names: list[str] | None = None, init_range: float | None = None) -> Path:
     """Write the zoo model ``name`` to the directory ``out`` (safetensors, config.json, tokenizer files)."""
-    model, tok = make_model(name, num_labels, seed=seed, problem_type=problem_type, label_names=label_names)
+    model, tok = make_model(name, num_labels, seed=seed, problem_type=problem_type, label_names=label_names,
+                            init_range=init_range)
     out = Path(out)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)

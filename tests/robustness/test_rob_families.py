@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_zoo import ZOO, make_model
+from model_zoo import ZOO, build
 
 from audit.data import TextDataset
 from audit.demo import make_demo_dataset
@@ -40,10 +40,12 @@ def dataset() -> TextDataset:
 
 
 @pytest.fixture(scope="module", params=NAMES)
-def probed(request, dataset):
-    """A brittle zoo model of one family and the probe's full report on the dataset."""
-    model, tok = make_model(request.param, seed=1, init_range=1.0, label_names=["negative", "positive"])
-    bundle = load_model((model, tok), device="cpu")
+def probed(request, dataset, tmp_path_factory):
+    """A brittle zoo model of one family, saved and loaded back as the Hub ships it (tokenizer class
+    included), and the probe's full report on the dataset."""
+    out = build(request.param, tmp_path_factory.mktemp("zoo") / "model", seed=1, init_range=1.0,
+                label_names=["negative", "positive"])
+    bundle = load_model(out, device="cpu")
     report = RobustnessProbe(ProbeConfig.from_options(OPTIONS)).run(bundle, dataset)
     return bundle, report
 
