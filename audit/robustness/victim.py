@@ -1,10 +1,14 @@
 """The model under test as the attacks see it: cached, batched queries, and gradient saliency.
 
 * :class:`Victim` scores texts through ``ModelBundle.predict_proba`` (dynamic padding, length
-  bucketing) and keeps a cache of texts already scored, so no text is ever run twice.
+  bucketing) and keeps a cache of texts already scored, so no text is ever run twice; stored
+  results are re-verified one text at a time.
 * :func:`word_saliency` ranks the words of many texts with one forward and one backward pass per
   batch (the gradient of the true-class log-probability with respect to the input embeddings),
   instead of one model query per word.
+
+Tokens are tied to words by character offsets only (see :mod:`.tokens`), so every tokenizer
+family, special-token layout and padding side is handled by the same code.
 """
 
 from __future__ import annotations
@@ -176,9 +180,12 @@ class EmbeddingNeighbours:
         self.bundle = bundle
         self.k = int(k)
         self.min_cosine = float(min_cosine)
-        self.ids, self.words = whole_word_vocabulary(bundle.tokenizer)
-        self._row = {i: r for r, i in enumerate(self.ids)}
         weight = bundle.model.get_input_embeddings().weight.detach().float().cpu()
+        ids, words = whole_word_vocabulary(bundle.tokenizer)
+        # tokens added to the tokenizer after the embedding matrix was sized have no row
+        kept = [(i, w) for i, w in zip(ids, words) if i < weight.shape[0]]
+        self.ids, self.words = [i for i, _ in kept], [w for _, w in kept]
+        self._row = {i: r for r, i in enumerate(self.ids)}
         if self.ids:
             m = weight[torch.tensor(self.ids)]
             self.matrix = torch.nn.functional.normalize(m, dim=-1)

@@ -134,3 +134,16 @@ def test_invariance_counts_match_a_recount(probed, dataset) -> None:
         failed = [n for n in applicable if np.any(_alone(bundle, variants[n]).argmax(1) != pred[n])]
         assert (res["n_texts"], res["n_applicable"], res["n_failed"]) == (len(texts), len(applicable), len(failed)), res["name"]
         assert res["status"] == ("not_applicable" if not applicable else ("pass" if res["passed"] else "fail"))
+
+
+def test_word_tokens_follow_offsets_only() -> None:
+    from audit.robustness.tokens import word_tokens
+
+    text = "a good, fine-ish film"
+    spans = word_spans(text)  # a / good / fine / ish / film
+    # left padding and a leading special token, a trimmed space piece (no characters), a piece that
+    # covers its word's leading space, and one piece spanning two words
+    offsets = [(0, 0), (0, 0), (0, 1), (2, 2), (2, 6), (6, 7), (7, 10), (10, 14), (14, 16), (16, 21)]
+    special = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert word_tokens(offsets, special, spans) == [[2], [4], [6, 7], [7, 8], [9]]
+    assert word_tokens([(0, 0)], [1], spans) == [[], [], [], [], []]
