@@ -232,14 +232,19 @@ def _config(m: ZooModel, tok: Any, num_labels: int, problem_type: str | None) ->
 
 
 def make_model(name: str, num_labels: int = 2, *, seed: int = 0, problem_type: str | None = None,
-               label_names: list[str] | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) for a zoo entry such as ``"qwen2+gpt2-bpe"``, randomly initialised from ``seed``."""
+               label_names: list[str] | None = None, init_range: float | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) for a zoo entry such as ``"qwen2+gpt2-bpe"``, randomly initialised from ``seed``.
+
+    ``init_range`` overrides the standard deviation of the random weights (0.2 by default);
+    larger values give confident, brittle models whose predictions small edits can flip."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
     m = BY_NAME[name]
     tok = make_tokenizer(m.tokenizer)
     cfg = _config(m, tok, num_labels, problem_type)
+    if init_range is not None:
+        cfg.initializer_range = float(init_range)
     if label_names:
         cfg.id2label = dict(enumerate(label_names))
         cfg.label2id = {n: i for i, n in enumerate(label_names)}
@@ -250,9 +255,10 @@ def make_model(name: str, num_labels: int = 2, *, seed: int = 0, problem_type: s
 
 
 def build(name: str, out: Path, num_labels: int = 2, *, seed: int = 0, problem_type: str | None = None,
-          label_names: list[str] | None = None) -> Path:
+          label_names: list[str] | None = None, init_range: float | None = None) -> Path:
     """Write the zoo model ``name`` to the directory ``out`` (safetensors, config.json, tokenizer files)."""
-    model, tok = make_model(name, num_labels, seed=seed, problem_type=problem_type, label_names=label_names)
+    model, tok = make_model(name, num_labels, seed=seed, problem_type=problem_type, label_names=label_names,
+                            init_range=init_range)
     out = Path(out)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)

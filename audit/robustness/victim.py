@@ -1,10 +1,14 @@
 """The model under test as the attacks see it: cached, batched queries, and gradient saliency.
 
 * :class:`Victim` scores texts through ``ModelBundle.predict_proba`` (dynamic padding, length
-  bucketing) and keeps a cache of texts already scored, so no text is ever run twice.
+  bucketing) and keeps a cache of texts already scored, so no text is ever run twice; stored
+  results are re-verified one text at a time.
 * :func:`word_saliency` ranks the words of many texts with one forward and one backward pass per
   batch (the gradient of the true-class log-probability with respect to the input embeddings),
   instead of one model query per word.
+
+Tokens are tied to words by character offsets only (see :mod:`.tokens`), so every tokenizer
+family, special-token layout and padding side is handled by the same code.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from .._util import length_batches
 from .perturbations import word_spans
+from .tokens import single_token_ids, word_tokens
 
 
 class Victim:
@@ -55,11 +60,12 @@ class Victim:
         return out
 
     def verify(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities recomputed from scratch (no cache), for re-verifying stored results."""
+        """Probabilities recomputed from scratch (no cache), one text at a time (no padding, no
+        batch neighbours), for re-verifying stored results exactly as a user would score them."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.num_labels))
-        return self.bundle.predict_proba(texts, batch_size=self.batch_size, max_length=self.max_length)
+        return self.bundle.predict_proba(texts, batch_size=1, max_length=self.max_length)
 
 
 def word_saliency(bundle: Any, texts: Sequence[str], labels: Sequence[int], *, max_length: int | None = None,
@@ -67,71 +73,80 @@ def word_saliency(bundle: Any, texts: Sequence[str], labels: Sequence[int], *, m
     """Per-word importance of every text for its label, from one gradient pass per batch.
 
     The score of a token is the L2 norm of the gradient of ``log p(label | text)`` with respect
-    to its input embedding; a word's score is the largest score among its sub-word tokens. Words
-    cut off by truncation get NaN (editing them cannot change the prediction).
-    """
-    import torch
+    to its input embedding; a word's score is the largest score among the tokens whose
+    characters overlap it. Words cut off by truncation get NaN (editing them cannot change the
+    prediction).
 
+    Batches are encoded exactly as the model is scored (the tokenizer's own special tokens and
+    padding side) and the model gets the token ids, so a decoder finds its last real token
+    behind left or right padding; the gradient is taken at the output of the input-embedding
+    layer. Tokens are mapped to words by their character offsets only.
+    """
     texts = list(texts)
     if not texts:
         return []
-    tok = bundle.tokenizer
-    limit = min(max_length or bundle.max_length, bundle.max_length)
-    enc = tok(texts, truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True)
-    lengths = [len(ids) for ids in enc["input_ids"]]
-    model = bundle.model
-    emb = model.get_input_embeddings()
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    lengths = bundle.token_lengths(texts, max_length)
+    model = bundle.model
     was_training = model.training
     model.eval()
     try:
         for idx in length_batches(lengths, batch_size, max_tokens=batch_size * 128):
-            n = max(lengths[i] for i in idx)
-            ids = torch.full((len(idx), n), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), n), dtype=torch.long)
-            for r, i in enumerate(idx):
-                ids[r, : lengths[i]] = torch.tensor(enc["input_ids"][i])
-                mask[r, : lengths[i]] = 1
-            ids, mask = ids.to(bundle.device), mask.to(bundle.device)
-            with torch.enable_grad():
-                x = emb(ids).detach().requires_grad_(True)
-                logits = model(inputs_embeds=x, attention_mask=mask).logits
-                y = torch.tensor([int(labels[i]) for i in idx], device=logits.device)
-                loss = torch.log_softmax(logits.float(), -1).gather(1, y[:, None]).sum()
-                (grad,) = torch.autograd.grad(loss, x)
-            tok_scores = grad.float().norm(dim=-1).cpu().numpy()
+            batch = [texts[i] for i in idx]
+            enc = bundle.tokenize(batch, max_length, return_offsets_mapping=True, return_special_tokens_mask=True)
+            offsets = enc.pop("offset_mapping").tolist()
+            special = enc.pop("special_tokens_mask").tolist()
+            grads = _embedding_gradients(bundle, enc, [int(labels[i]) for i in idx])
             for r, i in enumerate(idx):
                 spans = word_spans(texts[i])
                 scores = np.full(len(spans), np.nan)
-                offsets = enc["offset_mapping"][i]
-                special = enc["special_tokens_mask"][i]
-                w = 0
-                for t, ((a, b), sp) in enumerate(zip(offsets, special)):
-                    if sp or b <= a:
-                        continue
-                    while w < len(spans) and spans[w][1] <= a:
-                        w += 1
-                    k = w
-                    while k < len(spans) and spans[k][0] < b:
-                        s = float(tok_scores[r, t])
-                        scores[k] = s if np.isnan(scores[k]) else max(scores[k], s)
-                        k += 1
+                for w, toks in enumerate(word_tokens(offsets[r], special[r], spans)):
+                    if toks:
+                        scores[w] = float(grads[r, toks].max())
                 out[i] = scores
     finally:
         model.train(was_training)
     return out
 
 
+def _embedding_gradients(bundle: Any, enc: Any, labels: Sequence[int]) -> np.ndarray:
+    """L2 norm of the gradient of the label's log-probability at each position's input embedding,
+    shape (batch, positions), for one encoded batch."""
+    import torch
+
+    model = bundle.model
+    captured: list[Any] = []
+
+    def hook(module: Any, inputs: Any, output: Any) -> Any:
+        x = output.detach().requires_grad_(True)
+        captured.append(x)
+        return x
+
+    handle = model.get_input_embeddings().register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            logits = model(**enc.to(bundle.device)).logits
+            if len(captured) != 1:
+                raise RuntimeError(f"{type(model).__name__}: its input-embedding layer ran {len(captured)} times in one "
+                                   "forward pass; word saliency needs it to run once")
+            y = torch.tensor(list(labels), device=logits.device)
+            loss = torch.log_softmax(logits.float(), -1).gather(1, y[:, None]).sum()
+            (grad,) = torch.autograd.grad(loss, captured[0])
+    finally:
+        handle.remove()
+    return grad.float().norm(dim=-1).cpu().numpy()
+
+
 _VOCAB_CACHE: dict[int, tuple[Any, tuple[list[int], list[str]]]] = {}
 
 
 def whole_word_vocabulary(tokenizer: Any) -> tuple[list[int], list[str]]:
-    """Token ids that stand for a whole alphabetic word after a space, and those words.
+    """Token ids that stand for a whole alphabetic word inside running text, and those words.
 
-    A vocabulary token counts when its text is alphabetic (two letters or more) and tokenizing
-    ``" " + word`` gives exactly that one token, so it works for WordPiece ("##" pieces are
-    excluded), byte-level BPE ("Ġword") and SentencePiece ("▁word") alike.
+    A vocabulary token counts when its text is alphabetic (two letters or more) and the word,
+    written after a space in a text, is exactly that one token (found by character offsets; see
+    :func:`.tokens.single_token_ids`). So continuation pieces and word-initial pieces that are
+    not the running-text form of a word are left out, whatever the tokenizer family.
     """
     hit = _VOCAB_CACHE.get(id(tokenizer))
     if hit is not None and hit[0] is tokenizer:
@@ -146,11 +161,8 @@ def whole_word_vocabulary(tokenizer: Any) -> tuple[list[int], list[str]]:
         if len(word) >= 2 and word.isalpha():
             cand_ids.append(i)
             cand_words.append(word)
-    if not cand_ids:
-        return [], []
-    enc = tokenizer([" " + w for w in cand_words], add_special_tokens=False)["input_ids"]
-    keep = [(i, w) for i, w, e in zip(cand_ids, cand_words, enc) if list(e) == [i]]
-    keep.sort()
+    found = single_token_ids(tokenizer, cand_words) if cand_ids else []
+    keep = sorted((i, w) for i, w, f in zip(cand_ids, cand_words, found) if f == i)
     result = ([i for i, _ in keep], [w for _, w in keep])
     if len(_VOCAB_CACHE) > 8:
         _VOCAB_CACHE.clear()
@@ -168,9 +180,12 @@ class EmbeddingNeighbours:
         self.bundle = bundle
         self.k = int(k)
         self.min_cosine = float(min_cosine)
-        self.ids, self.words = whole_word_vocabulary(bundle.tokenizer)
-        self._row = {i: r for r, i in enumerate(self.ids)}
         weight = bundle.model.get_input_embeddings().weight.detach().float().cpu()
+        ids, words = whole_word_vocabulary(bundle.tokenizer)
+        # tokens added to the tokenizer after the embedding matrix was sized have no row
+        kept = [(i, w) for i, w in zip(ids, words) if i < weight.shape[0]]
+        self.ids, self.words = [i for i, _ in kept], [w for _, w in kept]
+        self._row = {i: r for r, i in enumerate(self.ids)}
         if self.ids:
             m = weight[torch.tensor(self.ids)]
             self.matrix = torch.nn.functional.normalize(m, dim=-1)
@@ -179,8 +194,8 @@ class EmbeddingNeighbours:
         self._cache: dict[str, list[tuple[str, float]]] = {}
 
     def token_id(self, word: str) -> int | None:
-        ids = self.bundle.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
-        return ids[0] if len(ids) == 1 and ids[0] in self._row else None
+        i = single_token_ids(self.bundle.tokenizer, [word])[0]
+        return i if i in self._row else None
 
     def neighbours(self, words: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
         """word -> [(neighbour, cosine)], best first, at most ``k``, cosine >= ``min_cosine``."""
@@ -188,9 +203,9 @@ class EmbeddingNeighbours:
 
         todo = [w for w in dict.fromkeys(words) if w not in self._cache]
         rows, names = [], []
-        for w in todo:
-            i = self.token_id(w)
-            if i is None:
+        found = single_token_ids(self.bundle.tokenizer, todo) if todo else []
+        for w, i in zip(todo, found):
+            if i not in self._row:
                 self._cache[w] = []
             else:
                 rows.append(self._row[i])
@@ -210,6 +225,8 @@ class EmbeddingNeighbours:
                     if len(out) >= self.k:
                         break
                 self._cache[w] = out
+        for w in names:  # a vocabulary of one word has no neighbours
+            self._cache.setdefault(w, [])
         return {w: self._cache[w] for w in words}
 
 
