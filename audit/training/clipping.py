@@ -18,12 +18,15 @@ records which parameters are shared. :func:`plan_clipping` then picks the method
   their calls the same way).
 * ``"per-example"``: when some trainable parameter is used where layer hooks cannot split its
   gradient per example (a layer called on a tensor without the batch dimension, such as DeBERTa's
-  relative position embeddings, which are projected once and then broadcast to the batch; or a
-  weight read directly by another layer), each example of a physical batch gets its own forward and
+  relative position embeddings, which are projected once and then broadcast to the batch; a
+  weight read directly by another layer; a layer holding a constant buffer, such as Gemma's scaled
+  word embeddings), each example of a physical batch gets its own forward and
   backward pass, its full gradient is clipped and added up. Exact for any model, slower.
 
 ``"auto"`` (the default) is ghost clipping unless the probe calls for ``"per-example"``. An explicit
 ``"ghost"`` or ``"hooks"`` that cannot be exact for the model is refused with the parameters named.
+Trainable layers whose buffers a training forward pass changes (running statistics) are refused in
+every mode: their state would leak the training data.
 
 Importing this module also registers a LayerNorm per-example gradient for layers without a bias
 (``nn.LayerNorm(bias=False)``, as in ModernBERT), which Opacus' own sampler does not handle.
@@ -73,11 +76,13 @@ class ParameterUse:
     shared: dict[str, int] = field(default_factory=dict)  # parameter -> layer calls it takes part in (> 1)
     unbatched: dict[str, list[int]] = field(default_factory=dict)  # layer -> input shape without the batch first
     outside: list[str] = field(default_factory=list)  # parameters with a gradient whose layer never ran
+    buffered: list[str] = field(default_factory=list)  # trainable layers holding buffers the forward pass leaves alone
+    stateful: list[str] = field(default_factory=list)  # trainable layers whose buffers the forward pass changes
 
     @property
     def unhookable(self) -> list[str]:
         """Layers and parameters whose per-example gradients layer hooks cannot compute."""
-        return list(self.unbatched) + list(self.outside)
+        return list(self.unbatched) + list(self.outside) + list(self.buffered)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +120,8 @@ def probe_parameter_use(model: Any, inputs: dict[str, Any]) -> ParameterUse:
             unbatched.setdefault(modules[id(module)][0], list(first.shape))
 
     handles = [m.register_forward_hook(record, with_kwargs=True) for _, m in modules.values()]
+    buffered = {n: [(b, b.detach().clone()) for b in m.buffers()] for n, m in model.named_modules()
+                if any(p.requires_grad for p in m.parameters(recurse=False)) and any(True for _ in m.buffers())}
     try:
         for p in model.parameters():
             p.grad = None
@@ -125,6 +132,9 @@ def probe_parameter_use(model: Any, inputs: dict[str, Any]) -> ParameterUse:
         for h in handles:
             h.remove()
     use = ParameterUse(batch_size=batch, unbatched=unbatched)
+    for name, pairs in buffered.items():
+        changed = any(b.shape != old.shape or not torch.equal(b.detach(), old) for b, old in pairs)
+        (use.stateful if changed else use.buffered).append(name)
     for pid, pairs in owners.items():
         name = names[pid]
         p = next(q for q in pairs[0][1].parameters(recurse=False) if id(q) == pid)
@@ -165,6 +175,11 @@ def plan_clipping(requested: str, use: ParameterUse, model: Any) -> ClippingPlan
     """Choose how per-example gradients are computed (see the module docstring)."""
     if requested not in GRAD_SAMPLE_MODES:
         raise ValueError(f"grad_sample_mode must be one of {', '.join(GRAD_SAMPLE_MODES)}, got {requested!r}")
+    if use.stateful:
+        raise DPCompatError(
+            f"{type(model).__name__}: trainable layers keep buffers that training updates (e.g. running statistics), "
+            "which are not privatised: " + _names(use.stateful) + ". Freeze these layers with a trainable scope"
+        )
     problems = []
     if use.outside:
         problems.append("no per-example gradient for " + _names(use.outside) + " from layer hooks (read outside the "
@@ -174,6 +189,8 @@ def plan_clipping(requested: str, use: ParameterUse, model: Any) -> ClippingPlan
         problems.append(f"layers called on inputs whose first dimension is not the batch ({use.batch_size}): "
                         + _names(shown) + "; their output is shared by every example, so layer hooks cannot split "
                         "their gradient per example")
+    if use.buffered:
+        problems.append("trainable layers holding buffers, which Opacus' layer hooks do not support: " + _names(use.buffered))
     shared = dict(use.shared)
     if problems:
         if requested in ("ghost", "hooks"):

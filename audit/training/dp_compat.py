@@ -138,10 +138,9 @@ def prepare_model(model: Any, report: CompatReport | None = None) -> tuple[Any, 
 
     Runs ``ModuleValidator.validate``; if it finds problems, applies ``ModuleValidator.fix``
     (which returns a fixed copy: use the returned model) and validates again. Raises
-    :class:`DPCompatError` listing what cannot be fixed, including trainable layers that hold
-    buffers (running statistics are not private).
+    :class:`DPCompatError` listing what cannot be fixed. Trainable layers that hold buffers are
+    checked by :func:`.clipping.probe_parameter_use` (constants are fine, running statistics are not).
     """
-    from opacus.grad_sample import GradSampleModule
     from opacus.validators import ModuleValidator
 
     report = report or CompatReport()
@@ -158,12 +157,6 @@ def prepare_model(model: Any, report: CompatReport | None = None) -> tuple[Any, 
             )
         report.fixes += [f"ModuleValidator.fix: {e}" for e in errors]
         model = fixed
-    buffers = GradSampleModule.validate(model, strict=False)
-    if buffers:
-        raise DPCompatError(
-            f"{type(model).__name__}: trainable layers keep buffers (e.g. running statistics), which are not "
-            "privatised: " + "; ".join(str(e) for e in buffers) + ". Freeze these layers with a trainable scope"
-        )
     return model, report
 
 

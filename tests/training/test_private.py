@@ -328,7 +328,7 @@ from model_zoo import ZOO, build  # noqa: E402
 
 SHARING = ("albert+unigram-cls", "deberta-v2+unigram-cls")  # one block at every depth / relative embeddings
 ZOO_CASES = ([(m.name, DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"]) for m in ZOO]
-             + [(n, "all", DEFAULTS["grad_sample_mode"]) for n in SHARING]
+             + [(n, "all", DEFAULTS["grad_sample_mode"]) for n in (*SHARING, "gemma+sp-bpe")]
              + [("albert+unigram-cls", "all", "hooks"), ("albert+unigram-cls", "all", "per-example")])
 ZOO_TEXTS = ["the film was great and the acting superb", "dull", "a dull plot but a great cast overall, really",
              "not bad at all", "terrible terrible terrible film", "wonderful, I would watch it again tomorrow"]
@@ -393,6 +393,8 @@ def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
     assert used["mode"] == rec.ledger["grad_sample_mode"] == rec.config["grad_sample_mode"] and used["requested"] == mode
     if name.startswith("deberta-v2"):  # relative embeddings are projected once and broadcast: no layer-hook split
         assert used["mode"] == "per-example" and "rel_embeddings" in used["reason"]
+    elif name.startswith("gemma") and scope == "all":  # scaled word embeddings hold a constant buffer
+        assert used["mode"] == "per-example" and "embed_tokens" in used["reason"]
     elif mode == "auto":
         assert used["mode"] == "ghost"
     if name.startswith("albert"):  # the one shared block runs at both depths
@@ -406,3 +408,54 @@ def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
     num = math.sqrt(sum(float(((seen["grads"][n] - expected[n]) ** 2).sum()) for n in expected))
     den = math.sqrt(sum(float((expected[n] ** 2).sum()) for n in expected))
     assert den > 0 and num / den <= 1e-6, (name, scope, mode, num / den)  # rotary tables are float32
+
+
+@pytest.mark.parametrize("mode", ["ghost", "hooks"])
+def test_layer_hook_modes_that_cannot_be_exact_are_refused_with_the_parameters(zoo_dir, mode):
+    bundle = load_model(zoo_dir("deberta-v2+unigram-cls"), device="cpu")
+    with pytest.raises(DPCompatError, match=r"rel_embeddings\.weight.*query_proj \(input of shape \(1, .*'per-example'"):
+        fine_tune_private(bundle, _data(6), noise_multiplier=1.0, epochs=1, batch_size=3, grad_sample_mode=mode,
+                          show_progress=False, cross_check=False)
+    assert all(p.requires_grad for p in bundle.model.parameters())  # scope undone after the refusal
+
+
+def test_layers_whose_buffers_change_in_training_are_refused(tiny_dirs):
+    class Counting(torch.nn.Linear):  # keeps a running statistic of its inputs
+        def __init__(self, inner: torch.nn.Linear) -> None:
+            super().__init__(inner.in_features, inner.out_features)
+            self.register_buffer("seen", torch.zeros(()))
+
+        def forward(self, x):
+            if self.training:
+                self.seen += x.shape[0]
+            return super().forward(x)
+
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    bundle.model.classifier = Counting(bundle.model.classifier)
+    with pytest.raises(DPCompatError, match=r"buffers that training updates.*classifier"):
+        fine_tune_private(bundle, _data(12), noise_multiplier=1.0, epochs=1, batch_size=6, show_progress=False,
+                          cross_check=False)
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook")
+@pytest.mark.parametrize("bias", [False, True])
+def test_layer_norm_per_example_gradients_with_and_without_bias(bias):
+    from opacus.grad_sample import GradSampleModule
+
+    import audit.training.clipping  # noqa: F401  (registers the LayerNorm sampler)
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.LayerNorm(6, bias=bias), torch.nn.Linear(6, 2)).double()
+    x = torch.randn(5, 3, 4, dtype=torch.float64)
+    expected = []
+    for i in range(5):
+        net.zero_grad()
+        net(x[i:i + 1]).sum().backward()
+        expected.append({n: p.grad.clone() for n, p in net[1].named_parameters()})
+    gsm = GradSampleModule(net, loss_reduction="sum")
+    gsm(x).sum().backward()
+    norm = net[1]
+    assert (norm.bias is not None) == bias
+    for name, p in norm.named_parameters():
+        assert torch.allclose(p.grad_sample, torch.stack([e[name] for e in expected]), atol=1e-12), name
+    gsm.cleanup()
