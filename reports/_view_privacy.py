@@ -183,6 +183,7 @@ def _ledger(name: str, led: dict[str, Any], entry: dict[str, Any], index: int) -
         ("Physical batch (max)", fmt_num(as_int(led.get("max_physical_batch_size"))) if as_int(led.get("max_physical_batch_size")) else "", False),
         ("Clipping", as_text(led.get("clipping")), False),
         ("Per-example gradients", as_text(led.get("grad_sample_mode")), True),
+        ("Per-example gradients: why", as_text(as_dict(led.get("per_example_gradients")).get("reason")), False),
         ("Training examples", fmt_num(n) if n is not None else "", False),
         ("Training data SHA-256", as_text(led.get("dataset_sha256")), True),
         ("Trainable scope", scope_name, True),

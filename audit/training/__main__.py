@@ -19,6 +19,7 @@ from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .clipping import GRAD_SAMPLE_MODES
     from .private import DEFAULTS
 
     p = argparse.ArgumentParser(prog="python -m audit.training", description="Differentially private fine-tuning (DP-SGD).")
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-grad-norm", type=float, default=DEFAULTS["max_grad_norm"])
     p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
     p.add_argument("--scope", default=DEFAULTS["trainable"], help="all, all-but-word-embeddings, top-<k>, lora, lora-<r>")
-    p.add_argument("--grad-sample-mode", default=DEFAULTS["grad_sample_mode"], choices=("hooks", "ghost"))
+    p.add_argument("--grad-sample-mode", default=DEFAULTS["grad_sample_mode"], choices=GRAD_SAMPLE_MODES)
     p.add_argument("--accountant", default=DEFAULTS["accountant"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

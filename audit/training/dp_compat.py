@@ -37,9 +37,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GRAD_SAMPLE_MODES = ("hooks", "ghost")
-
-
 class DPCompatError(ValueError):
     """The model cannot be trained with per-example clipping as it is; the message says why and what to do."""
 
@@ -51,6 +48,7 @@ class CompatReport:
     fixes: list[str] = field(default_factory=list)
     frozen_unused: list[str] = field(default_factory=list)
     aligned_embeddings: list[str] = field(default_factory=list)
+    parameter_use: dict[str, Any] = field(default_factory=dict)  # clipping.ParameterUse of the probe pass
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,10 +138,9 @@ def prepare_model(model: Any, report: CompatReport | None = None) -> tuple[Any, 
 
     Runs ``ModuleValidator.validate``; if it finds problems, applies ``ModuleValidator.fix``
     (which returns a fixed copy: use the returned model) and validates again. Raises
-    :class:`DPCompatError` listing what cannot be fixed, including trainable layers that hold
-    buffers (running statistics are not private).
+    :class:`DPCompatError` listing what cannot be fixed. Trainable layers that hold buffers are
+    checked by :func:`.clipping.probe_parameter_use` (constants are fine, running statistics are not).
     """
-    from opacus.grad_sample import GradSampleModule
     from opacus.validators import ModuleValidator
 
     report = report or CompatReport()
@@ -160,12 +157,6 @@ def prepare_model(model: Any, report: CompatReport | None = None) -> tuple[Any, 
             )
         report.fixes += [f"ModuleValidator.fix: {e}" for e in errors]
         model = fixed
-    buffers = GradSampleModule.validate(model, strict=False)
-    if buffers:
-        raise DPCompatError(
-            f"{type(model).__name__}: trainable layers keep buffers (e.g. running statistics), which are not "
-            "privatised: " + "; ".join(str(e) for e in buffers) + ". Freeze these layers with a trainable scope"
-        )
     return model, report
 
 
@@ -189,12 +180,17 @@ def find_unused_parameters(model: Any, inputs: dict[str, Any]) -> list[str]:
 def check_per_example_coverage(named_params: Iterable[tuple[str, Any]], grad_sample_mode: str, batch_size: int) -> None:
     """After a backward pass: every trainable parameter has a per-example gradient (hooks) or norm (ghost).
 
+    ``"per-example"`` mode differentiates each example's loss with respect to every trainable
+    parameter, so there is nothing to check.
+
     Raises :class:`DPCompatError` naming the parameters Opacus could not see (used outside their
     module's forward, e.g. a weight read directly by another module), which would otherwise make
     clipping incomplete.
     """
     import torch
 
+    if grad_sample_mode == "per-example":
+        return
     missing, wrong = [], []
     for name, p in named_params:
         if not p.requires_grad:

@@ -252,6 +252,8 @@ class PrivacyLedger:
     grad_sample_mode: str
     secure_rng: bool
     target_epsilon: float | None = None
+    #: how per-example gradients were obtained: mode, requested mode, reason, shared parameters (clipping.ClippingPlan)
+    per_example_gradients: dict[str, Any] = field(default_factory=dict)
     epsilon_per_epoch: list[float] = field(default_factory=list)
     sampling: str = "poisson"
     clipping: str = "flat"

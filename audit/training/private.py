@@ -10,7 +10,8 @@ example. The recipe is the one the accounting assumes:
 2. **Per-example clipping** of the gradient to L2 norm ``max_grad_norm`` (C) over all trainable
    parameters (``grad_sample_mode="hooks"`` materialises per-example gradients;
    ``"ghost"`` computes their norms from activations and backprops and clips with a second
-   backward pass, which needs much less memory).
+   backward pass, which needs much less memory; ``"per-example"`` runs each example alone;
+   ``"auto"`` chooses from how the model uses its parameters, see :mod:`.clipping`).
 3. **Gaussian noise** of standard deviation ``sigma * C`` added to the sum of clipped gradients,
    which is then divided by the expected batch size ``q * n``: the noise on the averaged
    gradient has standard deviation ``sigma * C / batch_size``.
@@ -43,13 +44,20 @@ import numpy as np
 
 from .._util import atomic_directory, atomic_write_json, progress, set_seed
 from ..models import ModelBundle, adopt_label_names, check_compatible
-from .dp_compat import (
+from .clipping import (
     GRAD_SAMPLE_MODES,
+    ClippingPlan,
+    ParameterUse,
+    PerExampleClipping,
+    ghost_hooks,
+    plan_clipping,
+    probe_parameter_use,
+)
+from .dp_compat import (
     CompatReport,
     DPCompatError,
     EmbeddingInputAligner,
     check_per_example_coverage,
-    find_unused_parameters,
     prepare_model,
 )
 from .finetune import TrainingRecord, _collate, _encode
@@ -79,7 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "lr": 3e-3,
     "max_grad_norm": 1.0,
     "trainable": "all-but-word-embeddings",
-    "grad_sample_mode": "ghost",
+    "grad_sample_mode": "auto",
     "accountant": "prv",
     "max_length": 128,
     "weight_decay": 0.0,
@@ -199,7 +207,7 @@ def _per_example_norms(params: list[Any], hooks: Any, grad_sample_mode: str, bat
 
     if batch == 0:
         return np.zeros(0)
-    if grad_sample_mode == "ghost":
+    if grad_sample_mode != "hooks":
         return hooks.per_sample_gradient_norms.detach().double().cpu().numpy()
     norms = [p.grad_sample.reshape(batch, -1).double().norm(2, dim=1) for p in params]
     return torch.stack(norms, dim=1).norm(2, dim=1).cpu().numpy()
@@ -288,12 +296,15 @@ def fine_tune_private(
 
     with private_model(bundle, scope, dropout=dropout) as (model, names, params, report):
         record.config["compat"] = report.to_dict()
+        plan = plan_clipping(grad_sample_mode, ParameterUse(**report.parameter_use), model)
+        record.config["grad_sample_mode"] = plan.mode
+        record.config["per_example_gradients"] = plan.to_dict()
         start = time.perf_counter()
         forward, hooks, opt, criterion, sched, loader, acct = _make_private(
             model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps, grad_sample_mode=grad_sample_mode, accountant=accountant, seed=seed, device=device,
-            secure_gen=secure_gen, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), train.labels),
+            total_steps=total_steps, grad_sample_mode=plan.mode, accountant=accountant, seed=seed, device=device,
+            secure_gen=secure_gen, plan=plan, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), train.labels),
             collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
         )
         try:
@@ -305,7 +316,7 @@ def fine_tune_private(
                     named=list(zip(names, params)), ctx=ctx, record=record, eval=eval, epochs=epochs,
                     total_steps=total_steps, delta=delta, sigma=sigma, sample_rate=sample_rate, batch_size=batch_size,
                     max_grad_norm=max_grad_norm, max_physical_batch_size=max_physical_batch_size,
-                    grad_sample_mode=grad_sample_mode, max_length=max_length, show_progress=show_progress,
+                    grad_sample_mode=plan.mode, max_length=max_length, show_progress=show_progress,
                     step_callback=step_callback,
                 )
         finally:
@@ -321,7 +332,8 @@ def fine_tune_private(
         steps=steps_done, epochs=epochs, max_grad_norm=float(max_grad_norm), logical_batch_size=batch_size,
         max_physical_batch_size=max_physical_batch_size, dataset_size=n, dataset_sha256=train.sha256,
         trainable_scope=scope.config(), trainable_parameters=int(sum(p.numel() for p in params)),
-        trainable_parameter_names=names, grad_sample_mode=grad_sample_mode, secure_rng=bool(secure_mode),
+        trainable_parameter_names=names, grad_sample_mode=plan.mode, per_example_gradients=plan.to_dict(),
+        secure_rng=bool(secure_mode),
         target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
         world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(),
     )
@@ -340,8 +352,9 @@ def private_model(bundle: ModelBundle, scope: TrainableScope, dropout: float | N
     """Prepare ``bundle.model`` for DP-SGD within a ``with`` block; undo everything on exit.
 
     Applies the trainable scope, runs Opacus' validator and fixes (:func:`.dp_compat.prepare_model`),
-    aligns embedding inputs to the batch, and freezes parameters that a forward pass on public probe
-    text does not use. Yields ``(model, trainable names, trainable parameters, compat report)``;
+    aligns embedding inputs to the batch, and probes a forward pass on public text
+    (:func:`.clipping.probe_parameter_use`, recorded in ``report.parameter_use``): parameters it does
+    not use are frozen. Yields ``(model, trainable names, trainable parameters, compat report)``;
     ``bundle.model`` is the model being trained inside the block. On exit the hooks and Opacus'
     per-parameter attributes are removed and ``bundle.model`` is the plain model again (LoRA
     adapters merged when the block succeeded, dropped when it failed), in eval mode, with every
@@ -363,11 +376,12 @@ def private_model(bundle: ModelBundle, scope: TrainableScope, dropout: float | N
     ok = False
     try:
         probe = bundle.tokenizer(_PROBE_TEXTS, padding=True, return_tensors="pt").to(bundle.device)
-        unused = find_unused_parameters(model, {"input_ids": probe["input_ids"], "attention_mask": probe["attention_mask"]})
+        use = probe_parameter_use(model, {"input_ids": probe["input_ids"], "attention_mask": probe["attention_mask"]})
         for name, p in model.named_parameters():
-            if name in unused:
+            if name in use.unused:
                 p.requires_grad_(False)
-        report.frozen_unused = unused
+        report.frozen_unused = list(use.unused)
+        report.parameter_use = use.to_dict()
         names = trainable_names(model)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
@@ -483,21 +497,31 @@ def _lean_ghost_criterion(hooks: Any, opt: Any, loss_fn: Any, sources: _GhostSou
 def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
                   weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                   total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
-                  dataset: _TokenDataset, collate: Callable) -> tuple:
-    """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant."""
+                  dataset: _TokenDataset, collate: Callable, plan: ClippingPlan | None = None) -> tuple:
+    """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant.
+
+    ``plan`` (from :func:`.clipping.plan_clipping`) says which layers ghost clipping must materialise;
+    without one, ``grad_sample_mode`` is used as it is.
+    """
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
     from opacus.grad_sample import prepare_module
 
+    plan = plan or ClippingPlan(grad_sample_mode, grad_sample_mode, "requested")
+    grad_sample_mode = plan.mode
     forward_module = DPDDP(model) if ctx.distributed else model
-    kwargs: dict[str, Any] = {"batch_first": True, "loss_reduction": "mean"}
+    forward: Any = forward_module
     if grad_sample_mode == "ghost":
-        kwargs["max_grad_norm"] = max_grad_norm
-    hooks = prepare_module(forward_module, grad_sample_mode=grad_sample_mode, wrap_model=False, **kwargs)
+        hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm)
+    elif grad_sample_mode == "per-example":
+        hooks = forward = PerExampleClipping(forward_module, params, max_grad_norm)
+    else:
+        hooks = prepare_module(forward_module, grad_sample_mode=grad_sample_mode, wrap_model=False, batch_first=True,
+                               loss_reduction="mean")
     sources = _GhostSources(model) if grad_sample_mode == "ghost" else None
     if sources is not None:
         _chain_cleanup(hooks, sources.remove)
     try:
-        return (forward_module, hooks, *_dp_objects(hooks, sources, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr,
+        return (forward, hooks, *_dp_objects(hooks, sources, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr,
                                                     weight_decay=weight_decay, warmup_ratio=warmup_ratio, batch_size=batch_size,
                                                     sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
                                                     total_steps=total_steps, grad_sample_mode=grad_sample_mode,
@@ -530,14 +554,21 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
         noise_gen = secure_gen
     else:
         noise_gen = torch.Generator(device=torch.device(device)).manual_seed(seed * 7919 + 17)
-    optim_class = get_optimizer_class(clipping="flat", distributed=ctx.distributed, grad_sample_mode=grad_sample_mode)
+    # per-example mode hands the optimizer the sum of clipped gradients in p.grad, as ghost clipping does
+    optim_mode = "ghost" if grad_sample_mode == "per-example" else grad_sample_mode
+    optim_class = get_optimizer_class(clipping="flat", distributed=ctx.distributed, grad_sample_mode=optim_mode)
     opt = optim_class(optimizer=base, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=batch_size / ctx.world_size if ctx.distributed else batch_size,
                       loss_reduction="mean", generator=noise_gen, secure_mode=secure_gen is not None)
     acct = create_accountant(mechanism=accountant)
 
     loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
-    criterion = _lean_ghost_criterion(hooks, opt, loss_fn, sources) if grad_sample_mode == "ghost" else loss_fn
+    if grad_sample_mode == "ghost":
+        criterion = _lean_ghost_criterion(hooks, opt, loss_fn, sources)
+    elif grad_sample_mode == "per-example":
+        criterion = hooks.criterion(loss_fn)
+    else:
+        criterion = loss_fn
 
     warmup = int(total_steps * warmup_ratio)
     sched = torch.optim.lr_scheduler.LambdaLR(

@@ -203,3 +203,13 @@ def test_no_section_without_ledger_or_comparison() -> None:
     # a private model with performance but no ledger is still compared with the baseline
     view = build(results(baseline={"performance": perf(0.9, 0.9, 0.9, 0.1)}, private={"performance": perf(0.8, 0.8, 0.8, 0.2)}))
     assert view["models"] == [] and view["comparisons"][0]["rows"][0]["diff"] == "\u221210.0 pt"
+
+
+def test_per_example_gradient_method_and_reason_are_shown() -> None:
+    r = both()
+    r["models"]["private"]["privacy_ledger"] = ledger(grad_sample_mode="per-example", per_example_gradients={
+        "mode": "per-example", "requested": "auto", "reason": "no per-example gradient for encoder.rel_embeddings.weight"})
+    rows = {row["label"]: row["value"] for row in build(r)["models"][0]["rows"]}
+    assert rows["Per-example gradients"] == "per-example"
+    assert rows["Per-example gradients: why"] == "no per-example gradient for encoder.rel_embeddings.weight"
+    assert "Per-example gradients: why" not in {row["label"] for row in build(both())["models"][0]["rows"]}

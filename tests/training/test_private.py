@@ -320,3 +320,142 @@ def test_unused_parameters_are_frozen_and_misused_ones_refused(tiny_dirs):
                           grad_sample_mode="hooks", show_progress=False, cross_check=False)
     assert type(other.model).__name__ == "BertForSequenceClassification"
     assert all(p.requires_grad for p in other.model.parameters())
+
+
+# --- every architecture of the zoo: one zero-noise step equals the per-example loop -------------------------------
+
+from model_zoo import ZOO, build  # noqa: E402
+
+SHARING = ("albert+unigram-cls", "deberta-v2+unigram-cls")  # one block at every depth / relative embeddings
+ZOO_CASES = ([(m.name, DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"]) for m in ZOO]
+             + [(n, "all", DEFAULTS["grad_sample_mode"]) for n in (*SHARING, "gemma+sp-bpe")]
+             + [("albert+unigram-cls", "all", "hooks"), ("albert+unigram-cls", "all", "per-example")])
+ZOO_TEXTS = ["the film was great and the acting superb", "dull", "a dull plot but a great cast overall, really",
+             "not bad at all", "terrible terrible terrible film", "wonderful, I would watch it again tomorrow"]
+ZOO_LABELS = [1, 0, 0, 1, 0, 1]
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory):
+    built: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in built:
+            built[name] = build(name, tmp_path_factory.mktemp("zoo") / "model", label_names=["neg", "pos"])
+        return built[name]
+
+    return get
+
+
+def _per_example_reference(bundle, scope_name: str, texts, labels) -> list[dict[str, torch.Tensor]]:
+    """Each example's gradient by autograd, one unpadded example at a time (no Opacus), for the scope's parameters."""
+    model = bundle.model
+    model.eval()  # dropout off, as in the private run (dropout 0)
+    scope = resolve_scope(scope_name)
+    scope.apply(model)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    out = []
+    for text, y in zip(texts, labels):
+        enc = bundle.tokenizer(text, return_tensors="pt")
+        model.zero_grad(set_to_none=True)
+        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+        torch.nn.functional.cross_entropy(logits, torch.tensor([y])).backward()
+        out.append({n: p.grad.detach().clone() for n, p in named if p.grad is not None})
+    model.zero_grad(set_to_none=True)
+    scope.finalize(model)
+    return out
+
+
+@pytest.mark.parametrize("name,scope,mode", ZOO_CASES)
+def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
+    """noise 0, lr 0, float64, C between the per-example norms: the DP gradient is the mean of per-example
+    gradients each clipped to C (Opacus' coefficient min(1, C / (norm + 1e-6))), and the per-example norms
+    are those of the full gradient (a shared parameter's contributions summed before the norm)."""
+    bundle = load_model(zoo_dir(name), device="cpu")
+    bundle.model.double()
+    texts, labels = ZOO_TEXTS, ZOO_LABELS
+    ref = _per_example_reference(bundle, scope, texts, labels)
+    norms = np.array([math.sqrt(sum(float((g.double() ** 2).sum()) for g in r.values())) for r in ref])
+    order = np.sort(norms)
+    clip = float(order[len(order) // 2 - 1] + order[len(order) // 2]) / 2
+    assert norms.min() < clip < norms.max() and np.sum(norms < clip) == len(norms) // 2  # both branches of the clip
+    seen: dict = {}
+
+    def grab(info):
+        seen["norms"] = info.per_example_norms.copy()
+        seen["grads"] = {n: p.grad.detach().clone() for n, p in info.parameters}
+
+    data = TextDataset(texts=texts, labels=labels, label_names=["neg", "pos"])
+    rec = fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=len(data), max_physical_batch_size=4,
+                            lr=0.0, max_grad_norm=clip, trainable=scope, grad_sample_mode=mode, show_progress=False,
+                            cross_check=False, step_callback=grab)
+    used = rec.ledger["per_example_gradients"]
+    assert used["mode"] == rec.ledger["grad_sample_mode"] == rec.config["grad_sample_mode"] and used["requested"] == mode
+    if name.startswith("deberta-v2"):  # relative embeddings are projected once and broadcast: no layer-hook split
+        assert used["mode"] == "per-example" and "rel_embeddings" in used["reason"]
+    elif name.startswith("gemma") and scope == "all":  # scaled word embeddings hold a constant buffer
+        assert used["mode"] == "per-example" and "embed_tokens" in used["reason"]
+    elif mode == "auto":
+        assert used["mode"] == "ghost"
+    if name.startswith("albert"):  # the one shared block runs at both depths
+        assert used["shared_parameters"] and set(used["shared_parameters"].values()) == {2}
+        if used["mode"] == "ghost":
+            assert any(n.endswith("attention.query") for n in used["materialised_layers"])
+    # the data set is ordered by length inside training: compare the norms as sets
+    assert np.allclose(np.sort(seen["norms"]), order, rtol=1e-6, atol=0), (seen["norms"], order)
+    expected = {n: sum(r[n] * min(1.0, clip / (nm + 1e-6)) for r, nm in zip(ref, norms)) / len(ref) for n in ref[0]}
+    assert set(seen["grads"]) == set(expected)
+    num = math.sqrt(sum(float(((seen["grads"][n] - expected[n]) ** 2).sum()) for n in expected))
+    den = math.sqrt(sum(float((expected[n] ** 2).sum()) for n in expected))
+    assert den > 0 and num / den <= 1e-6, (name, scope, mode, num / den)  # rotary tables are float32
+
+
+@pytest.mark.parametrize("mode", ["ghost", "hooks"])
+def test_layer_hook_modes_that_cannot_be_exact_are_refused_with_the_parameters(zoo_dir, mode):
+    bundle = load_model(zoo_dir("deberta-v2+unigram-cls"), device="cpu")
+    with pytest.raises(DPCompatError, match=r"rel_embeddings\.weight.*query_proj \(input of shape \(1, .*'per-example'"):
+        fine_tune_private(bundle, _data(6), noise_multiplier=1.0, epochs=1, batch_size=3, grad_sample_mode=mode,
+                          show_progress=False, cross_check=False)
+    assert all(p.requires_grad for p in bundle.model.parameters())  # scope undone after the refusal
+
+
+def test_layers_whose_buffers_change_in_training_are_refused(tiny_dirs):
+    class Counting(torch.nn.Linear):  # keeps a running statistic of its inputs
+        def __init__(self, inner: torch.nn.Linear) -> None:
+            super().__init__(inner.in_features, inner.out_features)
+            self.register_buffer("seen", torch.zeros(()))
+
+        def forward(self, x):
+            if self.training:
+                self.seen += x.shape[0]
+            return super().forward(x)
+
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    bundle.model.classifier = Counting(bundle.model.classifier)
+    with pytest.raises(DPCompatError, match=r"buffers that training updates.*classifier"):
+        fine_tune_private(bundle, _data(12), noise_multiplier=1.0, epochs=1, batch_size=6, show_progress=False,
+                          cross_check=False)
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook")
+@pytest.mark.parametrize("bias", [False, True])
+def test_layer_norm_per_example_gradients_with_and_without_bias(bias):
+    from opacus.grad_sample import GradSampleModule
+
+    import audit.training.clipping  # noqa: F401  (registers the LayerNorm sampler)
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.LayerNorm(6, bias=bias), torch.nn.Linear(6, 2)).double()
+    x = torch.randn(5, 3, 4, dtype=torch.float64)
+    expected = []
+    for i in range(5):
+        net.zero_grad()
+        net(x[i:i + 1]).sum().backward()
+        expected.append({n: p.grad.clone() for n, p in net[1].named_parameters()})
+    gsm = GradSampleModule(net, loss_reduction="sum")
+    gsm(x).sum().backward()
+    norm = net[1]
+    assert (norm.bias is not None) == bias
+    for name, p in norm.named_parameters():
+        assert torch.allclose(p.grad_sample, torch.stack([e[name] for e in expected]), atol=1e-12), name
+    gsm.cleanup()
