@@ -335,6 +335,10 @@ def _limitations(result_models: dict[str, Any], data: dict[str, Any]) -> list[st
         "Attributions explain this model's behaviour on these examples; they do not show that the model is right, "
         "and attention rollout is not class-specific.",
     ]
+    if data.get("multi_label"):
+        notes.append("Multi-label metrics predict a label when its probability is at least 0.5; other thresholds "
+                     "trade precision against recall per label. Analyses that assume one label per text are marked "
+                     "not applicable.")
     if data.get("skipped_rows"):
         notes.append(f"{data['skipped_rows']} input rows were skipped because they were invalid (see the data section).")
     for name, sec in result_models.items():

@@ -581,6 +581,7 @@ def _example(
     return {
         "id": as_text(ex.get("id")) or fmt_value(ex.get("index")),
         "text": text,
+        "multi_label": isinstance(label, list) or isinstance(prediction, list),
         "label": _label_set(label, labels),
         "target": target_name or (_label(ex.get("target"), labels) if ex.get("target") is not None else ""),
         "prediction": _label_set(prediction, labels),
