@@ -899,9 +899,12 @@ class _MultiLabels:
 
     def resolve(self, keep: list[int], names_given: list[str] | None, class_names: list[str] | None) -> tuple[list[list[int]], list[str]]:
         if self.columns is not None:
-            if names_given is not None and names_given != list(self.columns):
-                raise DataError(f"{self.name}: label names {names_given} do not match the label columns {self.columns}")
-            return [self.flags[i] for i in keep], list(self.columns)
+            if names_given is None:
+                return [self.flags[i] for i in keep], list(self.columns)
+            if sorted(names_given) != sorted(self.columns):
+                raise DataError(f"{self.name}: the label columns {self.columns} are not the labels {names_given}")
+            position = [names_given.index(c) for c in self.columns]  # columns in any order, labels in the given order
+            return [sorted(position[j] for j in self.flags[i]) for i in keep], list(names_given)
         all_kinds = [(i, k) for i in keep for k in self.elements[i]]
         integer_mode = all(k[0] in ("int", "numstr") for _, k in all_kinds)
         if integer_mode:

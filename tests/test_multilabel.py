@@ -56,6 +56,9 @@ def test_label_shapes_load_to_the_same_label_sets(tmp_path):
         assert ds.labels == [[0, 2], [], [1]]
         assert ds.label_matrix().dtype == np.float32 and np.array_equal(ds.label_matrix(), expected)
     assert sep.sha256 == lists.sha256  # the same content hashes the same, whatever the file shape
+    # label columns in another order than the model's labels are mapped onto the given order
+    reordered = load_dataset(tmp_path / "cols.tsv", label_columns="toxic,insult,threat", label_names={"insult": 0, "threat": 1, "toxic": 2})
+    assert reordered.label_names == NAMES and reordered.labels == [[0, 2], [], [1]]
     summary = sep.summary()
     assert summary["label_counts"] == {"insult": 1, "threat": 1, "toxic": 1} and summary["rows_without_label"] == 1
 
@@ -239,7 +242,7 @@ def ml_result():
     train, ev = data.split(0.25, seed=0)
     bundle = ml_bundle(names=names)
     record = fine_tune(bundle, train, ev, epochs=4, lr=3e-3, batch_size=16, max_length=32, show_progress=False)
-    cfg = AuditConfig(ig_steps=8, examples_per_category=1, max_length=32, show_progress=False,
+    cfg = AuditConfig(ig_steps=8, ig_output="probability", examples_per_category=1, max_length=32, show_progress=False,
                       explain_methods=("integrated_gradients", "occlusion"), analyses=("faithfulness", "robustness"))
     return run_audit({"baseline": bundle}, ev, cfg, train_data=train, trainings={"baseline": record}), bundle, ev
 
@@ -258,8 +261,11 @@ def test_pipeline_explains_predicted_labels_and_marks_analyses_not_applicable(ml
         assert ex["target"] in (predicted or [int(p.argmax())])
         assert ex["target_name"] == bundle.label_names[ex["target"]]
         assert np.allclose(p, probs[ev.ids.index(ex["id"])])
-        # occlusion explains the target label's logit: removing every word's effect sums as computed there
-        assert ex["attributions"]["occlusion"]["word_scores"]
+        # integrated gradients explain the target label's logit (a softmax "probability" would mix the labels)
+        logit = bundle.predict_logits([ex["text"]], max_length=32)[0, ex["target"]]
+        assert ex["attributions"]["integrated_gradients"]["f_x"] == pytest.approx(logit, abs=1e-4)
+        assert len(ex["attributions"]["occlusion"]["word_scores"]) == len(ex["words"])
+    assert sec["explanations"]["config"]["integrated_gradients"]["output"] == "logit"
     # each example with several predicted labels is explained once per label
     by_id: dict[str, list[int]] = {}
     for ex in examples:
@@ -306,3 +312,13 @@ def test_cli_train_with_delimited_labels(tmp_path):
     assert res["data"]["multi_label"] is True
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["problem_type"] == "multi_label_classification"
+    # the trained model audited on the same rows given as 0/1 columns, in another order
+    cols = ["text\ttoxic\tinsult\tthreat"] + [f"{t}\t{int(2 in y)}\t{int(0 in y)}\t{int(1 in y)}" for t, y in zip(data.texts, data.labels)]
+    (tmp_path / "cols.tsv").write_text("\n".join(cols) + "\n")
+    rc = main(["run", "--model", str(tmp_path / "out" / "model"), "--data", str(tmp_path / "cols.tsv"),
+               "--label-columns", "toxic,insult,threat", "--out", str(tmp_path / "run"), "--no-explain",
+               "--no-faithfulness", "--no-robustness", "--max-length", "32", "--quiet"])
+    assert rc == 0
+    run = json.loads((tmp_path / "run" / "results.json").read_text())["models"]["baseline"]["performance"]
+    assert [r["label"] for r in run["per_label"]] == NAMES
+    assert [r["support"] for r in run["per_label"]] == [int(data.label_matrix()[:, j].sum()) for j in range(3)]
