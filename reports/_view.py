@@ -147,6 +147,12 @@ def _data(data: dict[str, Any]) -> dict[str, Any]:
         ("Label column", data.get("label_column"), True),
         ("Label names", data.get("label_names"), False),
     ]
+    if data.get("multi_label") is True:
+        pairs += [
+            ("Labels per text", "several (multi-label)", False),
+            ("Rows without a label", data.get("rows_without_label"), False),
+            ("Mean labels per row", fmt_num(as_float(data.get("mean_labels_per_row")), 2), False),
+        ]
     rows = _rows([(k, _display(v), c) for k, v, c in pairs if v is not None])
     return {
         "present": bool(data),
@@ -172,6 +178,7 @@ def _model(name: str, index: int, entry: dict[str, Any], data_labels: list[str])
         "n_parameters": ("Parameters", False),
         "num_labels": ("Labels", False),
         "label_names": ("Label names", False),
+        "problem_type": ("Problem type", True),
     }
     pairs = [(label, identity[key], code) for key, (label, code) in known.items() if key in identity]
     pairs += [(key, value, False) for key, value in identity.items() if key not in known]
