@@ -282,7 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     name, saved = _saved_training(args)
     result = run_audit({name: bundle}, data, config, command="run", timings=timings, train_data=train,
                        trainings={name: saved} if saved else None, extra_config={"run": vars_for_record(args)})
-    result.data.update({"text_column": args.text_column, "label_column": args.label_column})
+    result.data.update({"text_column": args.text_column, "label_column": args.label_columns or args.label_column})
     _report_paths(args, write_outputs(result, Path(args.out)))
     return 0
 
