@@ -277,6 +277,14 @@ def test_pipeline_explains_predicted_labels_and_marks_analyses_not_applicable(ml
     assert "baseline: micro-F1" in names and not any("attack" in n or "faithful" in n for n in names)
 
 
+def test_privacy_audit_api_refuses_multi_label_models(ml_result):
+    from audit.privacy import audit_privacy
+
+    _, bundle, ev = ml_result
+    with pytest.raises(ValueError, match="not applicable to multi-label"):
+        audit_privacy(bundle, ev, ev)
+
+
 def test_report_renders_the_multi_label_table_and_notes(ml_result):
     from reports import render
 
