@@ -325,7 +325,8 @@ def _multi_label_checks(name: str, perf: dict[str, Any], config: AuditConfig) ->
               f"labels predicted at probability >= {t} (headline metric for multi-label classifiers; minimum "
               f"{config.min_accuracy:.0%}); subset accuracy {perf['subset_accuracy']:.1%}"),
         Check(f"{name}: calibration (mean per-label ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
-              f"mean over labels of each label's calibration error, {perf['ece_bins']} bins (maximum {config.max_ece})"),
+              f"calibration error {ece:.3f}, the mean over labels of each label's error over {perf['ece_bins']} "
+              f"probability bins (maximum {config.max_ece})"),
     ]
 
 
