@@ -191,9 +191,11 @@ class TextDataset:
         ``label_counts`` counts the rows each label applies to (for multi-label data a row counts
         once for each of its labels; ``rows_without_label`` counts rows with none).
         """
-        counts = self.label_matrix().sum(axis=0).astype(int)
         kind: dict[str, Any] = {}
-        if self.multi_label:
+        if not self.multi_label:
+            counts = np.bincount(np.asarray(self.labels, dtype=int), minlength=self.num_labels)
+        else:
+            counts = np.bincount(np.asarray([j for y in self.labels for j in y], dtype=int), minlength=self.num_labels)
             kind = {"multi_label": True, "rows_without_label": int(sum(1 for y in self.labels if not y)),
                     "mean_labels_per_row": float(counts.sum() / len(self)) if len(self) else 0.0}
         meta: dict[str, Any] = {}
