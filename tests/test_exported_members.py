@@ -15,6 +15,7 @@ def test_public_api_is_pinned():
         "ModelBundle", "ModelError", "load_model", "check_compatible", "measure_truncation",
         "TextDataset", "DataError", "load_dataset", "save_dataset", "make_demo_dataset", "demo_splits",
         "fine_tune", "TrainingRecord", "fine_tune_private", "PrivateTrainingRecord", "PrivacyLedger", "evaluate", "compute_metrics", "Performance",
+        "compute_multilabel_metrics", "MultiLabelPerformance",
         "Attribution", "IntegratedGradients", "AttentionRollout", "attention_maps",
         "SHAPText", "Occlusion", "GradientXInput", "evaluate_faithfulness",
         "RobustnessProbe", "ProbeConfig", "audit_privacy",

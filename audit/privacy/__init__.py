@@ -210,6 +210,9 @@ def audit_privacy(
     """
     from ..models import check_compatible
 
+    if getattr(bundle, "multi_label", False):
+        raise ValueError("privacy audit: not applicable to multi-label classifiers (membership and canary scores use "
+                         "the loss of one true class under a softmax)")
     o = _options(options)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}

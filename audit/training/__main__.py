@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                                label_names=train.label_names) if args.eval else None)
         device = ddp.device_for(ctx, args.device)
         bundle = load_model(args.model, num_labels=train.num_labels, device=device, label_names=train.label_names,
-                            seed=args.seed)
+                            seed=args.seed, multi_label=train.multi_label)
         record = fine_tune_private(
             bundle, train, ev, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier, delta=args.delta,
             epochs=args.epochs, batch_size=args.batch_size, max_physical_batch_size=args.physical_batch_size, lr=args.lr,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._util import atomic_write_json, progress, set_seed
-from ..models import ModelBundle, adopt_label_names, check_compatible
+from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_compatible
 
 
 @dataclass
@@ -37,13 +37,15 @@ def _encode(bundle: ModelBundle, texts: list[str], max_length: int) -> list[list
     return bundle.tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
 
 
-def _collate(bundle: ModelBundle, ids: list[list[int]], labels: list[int] | None = None) -> dict[str, Any]:
+def _collate(bundle: ModelBundle, ids: list[list[int]], labels: list[Any] | None = None) -> dict[str, Any]:
+    """Padded batch; ``labels`` are class ids (long) or multi-label 0/1 rows (float)."""
     import torch
 
     batch = bundle.tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
     out = {"input_ids": batch["input_ids"].to(bundle.device), "attention_mask": batch["attention_mask"].to(bundle.device)}
     if labels is not None:
-        out["labels"] = torch.tensor(labels, dtype=torch.long, device=bundle.device)
+        multi = bool(labels) and isinstance(labels[0], (list, tuple))
+        out["labels"] = torch.tensor(labels, dtype=torch.float32 if multi else torch.long, device=bundle.device)
     return out
 
 
@@ -66,16 +68,20 @@ def fine_tune(
     """Fine-tune ``bundle.model`` in place on ``train`` (a TextDataset) with AdamW and a linear schedule.
 
     Batches are padded to their longest text only. After each epoch the model is evaluated on
-    ``eval`` when given. With ``out_dir`` the model is saved there (safetensors, written atomically)
+    ``eval`` when given. Multi-label data (``train.multi_label``) trains a sigmoid head with
+    binary cross-entropy against ``train.label_matrix()`` (a new head is made multi-label; its
+    config records ``problem_type``). With ``out_dir`` the model is saved there (safetensors, written atomically)
     together with ``training.json`` (config, seed, data hash, metrics).
     """
     import torch
 
-    from ..metrics import compute_metrics
+    from ..metrics import dataset_metrics
+    from .losses import ClassificationLoss, training_labels
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
     adopt_label_names(bundle, train.label_names)
+    adopt_problem_type(bundle, train.multi_label)
     check_compatible(bundle, train)
     if eval is not None:
         check_compatible(bundle, eval)
@@ -83,6 +89,8 @@ def fine_tune(
     config = {
         "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length, "weight_decay": weight_decay,
         "warmup_ratio": warmup_ratio, "freeze_embeddings": freeze_embeddings, "optimizer": "AdamW", "schedule": "linear",
+        "problem_type": bundle.model.config.problem_type or "single_label_classification",
+        "loss": "binary_cross_entropy_summed_over_labels" if train.multi_label else "cross_entropy",
     }
     record = TrainingRecord(config=config, seed=seed, data_sha256=train.sha256, n_train=len(train),
                             n_eval=len(eval) if eval is not None else 0, device=bundle.device)
@@ -100,7 +108,8 @@ def fine_tune(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
     ids = _encode(bundle, train.texts, max_length)
-    labels = np.asarray(train.labels)
+    labels = training_labels(train)
+    loss_fn = ClassificationLoss("mean")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -111,8 +120,9 @@ def fine_tune(
         bar = progress(range(steps_per_epoch), desc=f"fine-tune epoch {epoch}/{epochs}", enabled=show_progress, unit="batch")
         for s in bar:
             idx = order[s * batch_size : (s + 1) * batch_size]
-            batch = _collate(bundle, [ids[i] for i in idx], labels[idx].tolist())
-            loss = model(**batch).loss
+            batch = _collate(bundle, [ids[i] for i in idx], [labels[i] for i in idx])
+            target = batch.pop("labels")
+            loss = loss_fn(model(**batch).logits, target)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -126,8 +136,7 @@ def fine_tune(
         entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
         if eval is not None:
             probs = bundle.predict_proba(eval.texts, max_length=max_length)
-            perf = compute_metrics(eval.labels, probs, bundle.label_names)
-            entry["eval"] = {"accuracy": perf.accuracy, "f1_macro": perf.f1_macro, "roc_auc": perf.roc_auc, "ece": perf.ece}
+            entry["eval"] = dataset_metrics(eval, probs, bundle.label_names).summary()
         record.epochs.append(entry)
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(True)

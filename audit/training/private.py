@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .._util import atomic_directory, atomic_write_json, progress, set_seed
-from ..models import ModelBundle, adopt_label_names, check_compatible
+from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_compatible
 from .clipping import (
     GRAD_SAMPLE_MODES,
     ClippingPlan,
@@ -135,18 +135,24 @@ class DPStepInfo:
     parameters: list[tuple[str, Any]]
 
 
+def _training_labels(train: Any) -> list[Any]:
+    from .losses import training_labels
+
+    return training_labels(train)
+
+
 class _TokenDataset:
     """Token ids and labels, ordered by length (so Poisson-sampled indices come out length-sorted)."""
 
-    def __init__(self, ids: list[list[int]], labels: list[int]) -> None:
+    def __init__(self, ids: list[list[int]], labels: list[Any]) -> None:
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
         self.ids = [ids[i] for i in order]
-        self.labels = [int(labels[i]) for i in order]
+        self.labels = [labels[i] for i in order]  # class ids, or multi-label 0/1 rows
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, j: int) -> tuple[list[int], int]:
+    def __getitem__(self, j: int) -> tuple[list[int], Any]:
         return self.ids[j], self.labels[j]
 
 
@@ -265,6 +271,7 @@ def fine_tune_private(
     scope = resolve_scope(trainable)
     secure_gen = _secure_generator(secure_mode)
     adopt_label_names(bundle, train.label_names)
+    adopt_problem_type(bundle, train.multi_label)
     check_compatible(bundle, train)
     if eval is not None:
         check_compatible(bundle, eval)
@@ -290,6 +297,8 @@ def fine_tune_private(
         "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
         "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
         "secure_mode": bool(secure_mode), "world_size": ctx.world_size, "dropout": dropout,
+        "problem_type": bundle.model.config.problem_type or "single_label_classification",
+        "loss": "binary_cross_entropy_summed_over_labels" if train.multi_label else "cross_entropy",
     }
     record = PrivateTrainingRecord(config=config, seed=seed, data_sha256=train.sha256, n_train=n,
                                    n_eval=len(eval) if eval is not None else 0, device=device)
@@ -304,7 +313,7 @@ def fine_tune_private(
             model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
             total_steps=total_steps, grad_sample_mode=plan.mode, accountant=accountant, seed=seed, device=device,
-            secure_gen=secure_gen, plan=plan, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), train.labels),
+            secure_gen=secure_gen, plan=plan, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train)),
             collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
         )
         try:
@@ -562,7 +571,9 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
                       loss_reduction="mean", generator=noise_gen, secure_mode=secure_gen is not None)
     acct = create_accountant(mechanism=accountant)
 
-    loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+    from .losses import ClassificationLoss
+
+    loss_fn = ClassificationLoss(reduction="mean")  # per-example loss summed over labels for multi-label rows
     if grad_sample_mode == "ghost":
         criterion = _lean_ghost_criterion(hooks, opt, loss_fn, sources)
     elif grad_sample_mode == "per-example":
@@ -591,7 +602,7 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                 show_progress: bool, step_callback: Callable[[DPStepInfo], None] | None) -> list[float]:
     from opacus.utils.batch_memory_manager import BatchMemoryManager
 
-    from ..metrics import compute_metrics
+    from ..metrics import dataset_metrics
 
     state = {"steps": 0, "epoch": 0, "norms": [], "clipped": [], "count": 0}
 
@@ -652,8 +663,7 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
             if eval is not None and ctx.is_main:
                 model.eval()
                 probs = bundle.predict_proba(eval.texts, max_length=max_length)
-                perf = compute_metrics(eval.labels, probs, bundle.label_names)
-                entry["eval"] = {"accuracy": perf.accuracy, "f1_macro": perf.f1_macro, "roc_auc": perf.roc_auc, "ece": perf.ece}
+                entry["eval"] = dataset_metrics(eval, probs, bundle.label_names).summary()
                 model.train()
             record.epochs.append(_finite(entry))
     finally:
