@@ -408,7 +408,16 @@ def run_audit(
     }
     timings["audit"] = time.perf_counter() - start
     run["wall_time_s"] = float(sum(timings.get(k, 0.0) for k in ("data", "load", "train", "train_private", "audit")))
-    return AuditResult(run=run, data=data, models=sections, checks=checks, limitations=_limitations(sections, data))
+    result = AuditResult(run=run, data=data, models=sections, checks=checks, limitations=_limitations(sections, data))
+    result.regulatory_map = _regulatory_map(result)
+    return result
+
+
+def _regulatory_map(result: AuditResult) -> dict[str, Any]:
+    """The EU AI Act reading aid for results.json, from the sections and checks present."""
+    from reports.regulatory import regulatory_map
+
+    return regulatory_map(result.to_dict())
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]:

@@ -42,6 +42,8 @@ class AuditResult:
     checks: list[Check] = field(default_factory=list)
     limitations: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    #: Which sections serve as evidence under which EU AI Act headings (see ``reports.regulatory``).
+    regulatory_map: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -53,6 +55,7 @@ class AuditResult:
                 "checks": [c.to_dict() if isinstance(c, Check) else dict(c) for c in self.checks],
                 "limitations": list(self.limitations),
             }
+            | ({"regulatory_map": self.regulatory_map} if self.regulatory_map else {})
         )
 
     @classmethod
@@ -65,7 +68,7 @@ class AuditResult:
         return cls(
             run=d.get("run", {}), data=d.get("data", {}), models=d.get("models", {}),
             checks=[Check(**c) for c in d.get("checks", [])], limitations=list(d.get("limitations", [])),
-            schema_version=int(version),
+            schema_version=int(version), regulatory_map=dict(d.get("regulatory_map") or {}),
         )
 
     def save(self, path: str | Path) -> Path:
