@@ -120,6 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="results.json")
     p.add_argument("--out", required=True, help="report.html to write")
     p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("card", help="write a Hugging Face model card (README.md) from a results.json, without recomputing")
+    p.add_argument("results", help="results.json")
+    p.add_argument("--out", required=True, help="model card to write (usually README.md in the model's directory)")
+    p.add_argument("--model", default=None, help="the model of the results to describe (needed when there are several)")
+    p.add_argument("--card-info", default=None, metavar="FILE",
+                   help="TOML file with what only the owner can say: intended_use, out_of_scope_use, owners, contact, "
+                        "license, language, dataset_name, dataset_id, base_model, model_name, limitations")
+    g = p.add_argument_group("owner-supplied fields (override --card-info; missing ones are marked in the card)")
+    g.add_argument("--model-name", default=None, help="the model's name on the Hub (default: its name in the results)")
+    g.add_argument("--license", default=None, help="licence identifier, e.g. apache-2.0")
+    g.add_argument("--owner", action="append", default=None, help="an owner of the model (repeat for several)")
+    g.add_argument("--contact", default=None, help="how to reach the owners")
+    g.add_argument("--language", action="append", default=None, help="language code of the texts, e.g. en (repeat for several)")
+    g.add_argument("--intended-use", default=None, help="what the model is for")
+    g.add_argument("--out-of-scope-use", default=None, help="what the model must not be used for")
+    g.add_argument("--dataset-name", default=None, help="name of the evaluation dataset")
+    g.add_argument("--dataset-id", default=None, help="the dataset's Hub id, when it has one")
+    g.add_argument("--base-model", default=None, help="Hub id of the model that was fine-tuned")
+    p.add_argument("--quiet", "-q", action="store_true")
     return parser
 
 
@@ -348,7 +368,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render}
+def cmd_card(args: argparse.Namespace) -> int:
+    from modelcard import CardInfo, load_card_info, write_card
+    from reports import load_results
+
+    info = load_card_info(args.card_info) if args.card_info else CardInfo()
+    info = info.merged(model_name=args.model_name, license=args.license, owners=args.owner, contact=args.contact,
+                       language=args.language, intended_use=args.intended_use, out_of_scope_use=args.out_of_scope_use,
+                       dataset_name=args.dataset_name, dataset_id=args.dataset_id, base_model=args.base_model)
+    path = write_card(load_results(args.results), args.out, model=args.model, info=info)
+    _report_paths(args, [Path(path)])
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "card": cmd_card}
+#: Commands that only read saved results: they never load the model libraries.
+LIGHT_COMMANDS = ("render", "card")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format=f"{PROG}: %(message)s")
-    if args.command != "render":
+    if args.command not in LIGHT_COMMANDS:
         _quiet_libraries()
     from .data import DataError
     from .models import ModelError
