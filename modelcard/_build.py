@@ -159,7 +159,7 @@ def _privacy_words(led: dict[str, Any], entry: dict[str, Any]) -> list[str]:
         if factor > 1e12:
             factor_text = "more than a trillion"
         out.append(
-            f"Trained with differential privacy (DP-SGD): **epsilon {md(fmt_num(eps, 3))} at delta {md(_fmt_delta(delta))}**, "
+            f"Trained with differential privacy (DP-SGD): **epsilon {fmt_num(eps, 3)} at delta {md(_fmt_delta(delta))}**, "
             f"accountant {md(acc_title)}" + (f"; {md(how_text)}" if how_text else "") + ".")
         out.append(
             "What this means: whatever anyone computes from the released model is almost equally likely whether or not "
@@ -170,8 +170,10 @@ def _privacy_words(led: dict[str, Any], entry: dict[str, Any]) -> list[str]:
         pld = as_finite(check.get("pld"))
         if pld is not None:
             out.append(f"An independent accountant ({md(as_text(check.get('library')) or 'independent')}, PLD) "
-                       f"computes epsilon {md(fmt_num(pld, 3))} for the same settings.")
-        out += [md(x) for x in view["limits"][-2:-1]]  # the remark on the size of epsilon, when there is one
+                       f"computes epsilon {fmt_num(pld, 3)} for the same settings.")
+        if eps > 1:
+            out.append(f"At epsilon {fmt_num(eps, 2)} this worst-case bound alone rules out little: it allows a test of "
+                       "membership far better than guessing. The leakage audit measures what attacks actually achieve.")
     else:
         out.append("A privacy ledger is present but records no finite epsilon and delta: the model carries no "
                    "differential-privacy guarantee.")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]#!|~$])")
-_LEADING = re.compile(r"^(\d*)([-+=.)])")
+_LEADING = re.compile(r"^([-+=])|^(\d+)([.)])(?=\s|$)")
 _HEX = re.compile(r"[0-9a-fA-F]{8,128}")
 
 
@@ -17,7 +17,7 @@ def md(value: Any) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _PUNCTUATION.sub(r"\\\1", text)
     # at the start of a line these would open a list, a heading underline or a numbered item
-    return _LEADING.sub(r"\1\\\2", text)
+    return _LEADING.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
 
 
 def code(value: Any) -> str:

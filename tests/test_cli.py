@@ -94,6 +94,11 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     d = json.loads((out / "results.json").read_text())
     assert d["models"]["private"]["privacy_ledger"]["epsilon"] == ledger["epsilon"]
     assert "Privacy" in (out / "report.html").read_text()
+    # its model card states the guarantee in words, with the ledger's own numbers
+    rc = main(["card", str(out / "results.json"), "--out", str(out / "model" / "README.md"), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    card = (out / "model" / "README.md").read_text()
+    assert f"Trained with differential privacy (DP-SGD): **epsilon {ledger['epsilon']:,.3f} at delta" in card
     # auditing the saved model later finds its ledger: the same guarantee, for the same weights
     rc = main(["run", "--model", str(out / "model"), "--data", str(csv_file), "--out", str(tmp_path / "again"),
                "--no-explain", "--no-faithfulness", "--no-robustness", "--quiet"])
@@ -131,6 +136,11 @@ def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
     assert "loss" in json.dumps(sec["membership_inference"]).lower()
     assert "reference" in json.dumps(sec).lower()  # the section says the calibrated attack did not run
     assert "Privacy leakage audit" in (out / "report.html").read_text()
+    reg = {e["section"]: e for h in d["regulatory_map"]["headings"] for e in h["evidence"]}
+    assert reg["privacy_audit"]["status"] == "assessed" and reg["robustness"]["status"] == "not assessed"
+    assert {c["name"] for c in reg["privacy_audit"]["checks"]} == {c["name"] for c in d["checks"] if "membership" in c["name"]
+                                                                   or "canary" in c["name"] or "privacy" in c["name"]}
+    assert d["regulatory_map"]["unmapped_checks"] == []
     rc = main(["run", "--model", str(tiny_dirs["bert"]), "--data", str(tmp_path / "holdout.csv"), "--out", str(out),
                "--privacy", "--no-faithfulness", "--no-robustness", "--quiet"])
     assert rc == 2 and "--train-data" in capsys.readouterr().err
