@@ -183,7 +183,9 @@ def regulatory_map(results: Mapping[str, Any], model: str | None = None) -> dict
         owner, section = check_section(name, all_names)
         if owner is not None and owner not in models:
             continue
-        item = {"name": name, "model": owner, "status": str(c.get("status", "")), "message": str(c.get("message") or "")}
+        status, message = c.get("status"), c.get("message")
+        item = {"name": name, "model": owner, "status": status if isinstance(status, str) else "",
+                "message": message if isinstance(message, str) else ""}
         (checks_by_section.setdefault(section, []) if section else unmapped).append(item)
 
     sections: dict[str, dict[str, Any]] = {}

@@ -146,6 +146,18 @@ def test_hostile_labels_are_escaped(tmp_path: Path) -> None:
         assert len(re.findall(r"(?<!\\)\|", row)) == 6, row  # five cells: no extra column from the label's "|"
 
 
+def test_hostile_model_name_is_escaped_in_title_and_kept_in_front_matter(tmp_path: Path) -> None:
+    r = results()
+    name = f"# {XSS} | *m*"
+    r["models"] = {name: r["models"]["private"]}
+    r["checks"] = [{"name": f"{name}: accuracy", "status": "pass", "message": XSS}]
+    card = ModelCard.load(write_card(r, tmp_path / "README.md"))
+    assert card.data.model_name == name  # YAML quotes it; the Hub shows it as data
+    title = card.content.split("\n---\n", 1)[1].lstrip().splitlines()[0]
+    assert title == "# \\# &lt;script&gt;alert(1)&lt;/script&gt; \\| \\*m\\*"
+    assert "<script>" not in card.content.split("\n---\n", 1)[1]
+
+
 def test_regulatory_map_in_card(tmp_path: Path) -> None:
     _, text = load_back(tmp_path, model="private")
     section = text.split("## Regulatory map (EU AI Act)", 1)[1]
