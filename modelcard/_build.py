@@ -263,6 +263,8 @@ def _explanations(results: Mapping[str, Any], model: str) -> str:
         if as_int(ig.get("n")):
             out.append(f"\nIntegrated-gradients completeness: {fmt_num(as_int(ig.get('n_flagged')))} of {fmt_num(as_int(ig.get('n')))} "
                        f"examples above the error tolerance (median relative error {fmt_pct(ig.get('median_relative_error'), 2)}).")
+        checks = _check_lines(_checks(results, model, "explanations"))
+        out += ["", checks] if checks else []
     else:
         out.append("Not assessed: no examples were explained for this model.")
     out += ["", "### Explanation quality", ""]
@@ -274,7 +276,7 @@ def _explanations(results: Mapping[str, Any], model: str) -> str:
         if rec.get("method"):
             out.append(f"Most faithful method: **{md(as_text(rec.get('method')).replace('_', ' '))}** "
                        f"({md(as_text(rec.get('reason')))}).")
-        out += ["", _check_lines(_checks(results, model, "faithfulness") + _checks(results, model, "explanations"))]
+        out += ["", _check_lines(_checks(results, model, "faithfulness"))]
     return "\n".join(out).rstrip()
 
 
@@ -301,7 +303,7 @@ def _robustness(results: Mapping[str, Any], model: str) -> str:
         facts.append(f"word attack: {fmt_pct(word.get('valid_success_rate'))} attack success with meaning-preserving substitutions")
     rad = as_dict(rob.get("radius1"))
     if as_finite(rad.get("certified_fraction")) is not None:
-        facts.append(f"radius-1 certificate: {fmt_pct(rad.get('certified_fraction'))} of checked texts certified")
+        facts.append(f"radius-1 certificate: {fmt_pct(rad.get('certified_fraction'))} of the correctly classified texts checked keep their prediction under every single edit")
     out += [bullets(facts), "", _check_lines(_checks(results, model, "robustness"))]
     return "\n".join(out).rstrip()
 
