@@ -303,7 +303,8 @@ def _robustness(results: Mapping[str, Any], model: str) -> str:
         facts.append(f"word attack: {fmt_pct(word.get('valid_success_rate'))} attack success with meaning-preserving substitutions")
     rad = as_dict(rob.get("radius1"))
     if as_finite(rad.get("certified_fraction")) is not None:
-        facts.append(f"radius-1 certificate: {fmt_pct(rad.get('certified_fraction'))} of the correctly classified texts checked keep their prediction under every single edit")
+        facts.append(f"radius-1 certificate: {fmt_pct(rad.get('certified_fraction'))} of the correctly classified texts "
+                     "checked keep their prediction under every single edit")
     out += [bullets(facts), "", _check_lines(_checks(results, model, "robustness"))]
     return "\n".join(out).rstrip()
 
