@@ -549,7 +549,7 @@ def _side(source: Source, name: str) -> dict[str, Any]:
     perf = model.get("performance") if isinstance(model.get("performance"), dict) else {}
     return {"file": source.label, "path": source.path, "model": name, "data_sha256": source.data_sha256,
             "identity": {k: identity.get(k) for k in ("source", "sha256", "architecture", "n_parameters") if k in identity},
-            "n_eval": perf.get("n"), "problem_type": perf.get("problem_type"),
+            "n_eval": perf.get("n"), "problem_type": perf.get("problem_type"), "label_names": perf.get("label_names"),
             "epsilon": _get(model, "privacy_ledger", "epsilon"), "created": _get(source.results, "run", "created")}
 
 
