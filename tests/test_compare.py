@@ -170,6 +170,8 @@ def test_pairing_rules(tmp_path):
     assert [(p["a"]["model"], p["b"]["model"], p["b"]["file"]) for p in out["pairs"]] == [
         ("baseline", "baseline", "B"), ("private", "private", "B")]
     assert any("A:extra" in n for n in out["notes"])
+    three = compare_files([a, b, b])  # A against B, then A against C
+    assert [p["b"]["file"] for p in three["pairs"]] == ["B", "B", "C", "C"]
     sources = load_sources([a, b])
     assert parse_pair("A:private=B:baseline", sources) == ((0, "private"), (1, "baseline"))
     assert parse_pair("baseline=2:private", sources) == ((0, "baseline"), (1, "private"))
