@@ -139,6 +139,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset-name", default=None, help="name of the evaluation dataset")
     g.add_argument("--dataset-id", default=None, help="the dataset's Hub id, when it has one")
     g.add_argument("--base-model", default=None, help="Hub id of the model that was fine-tuned")
+
+    p = sub.add_parser("compare", help="compare models of saved audits (results.json files) without recomputing",
+                       description="Compare the models of two or more saved audits: metric deltas, a paired confidence "
+                                   "interval of the accuracy difference, checks that changed status (regressions first), "
+                                   "faithfulness, robustness and leakage deltas, and explanations of the same examples. "
+                                   "Files are named A, B, C... in the order given; every difference is B minus A.")
+    p.add_argument("results", nargs="+", help="results.json files: A (the reference) first, then B (and more)")
+    p.add_argument("--out", required=True, help="compare.html to write (compare.json is written beside it)")
+    p.add_argument("--json", default=None, metavar="PATH", help="where to write the comparison JSON (default: beside --out)")
+    p.add_argument("--pair", action="append", default=[], metavar="A:NAME=B:NAME",
+                   help="compare model NAME of file A with model NAME of file B (repeatable). Files by letter or "
+                        "1-based position; without a letter the left model is from A and the right from B (from A "
+                        "when one file is given), e.g. --pair baseline=private. Default: every model of A against "
+                        "the same-named model of each other file; one file: its first model against each other one")
+    p.add_argument("--allow-different-data", action="store_true",
+                   help="compare models evaluated on different data (refused by default); no paired statistics")
+    p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
     return parser
 
@@ -381,9 +398,45 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "card": cmd_card}
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from reports import write_comparison
+
+    from ._util import atomic_write_json
+    from .compare import compare_files
+
+    comparison = compare_files(args.results, args.pair, allow_different_data=args.allow_different_data, seed=args.seed)
+    out = Path(args.out)
+    json_path = Path(args.json) if args.json else out.with_name(out.stem + ".json")
+    if json_path.resolve() == out.resolve():
+        raise ValueError(f"--json {json_path} and --out {out} name the same file")
+    atomic_write_json(json_path, comparison)
+    write_comparison(comparison, out)
+    for pair in comparison["pairs"]:
+        _say(args, _compare_line(pair))
+    for note in comparison["notes"]:
+        _say(args, note)
+    _report_paths(args, [out, json_path])
+    return 0
+
+
+def _compare_line(pair: dict[str, Any]) -> str:
+    parts = [pair["title"]]
+    paired = pair["paired"]
+    if "difference" in paired:
+        lo, hi = paired["ci"]
+        parts.append(f"{paired['metric'].replace('_', ' ')} {paired['difference']:+.1%} "
+                     f"({paired['ci_level']:.0%} CI {lo:+.1%} to {hi:+.1%}, McNemar p={paired['mcnemar_p']:.3g})")
+    if not pair["data"]["same"]:
+        parts.append("DIFFERENT evaluation data")
+    parts.append(f"{pair['checks']['n_regressions']} check regression(s)")
+    return "; ".join(parts)
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "card": cmd_card,
+            "compare": cmd_compare}
 #: Commands that only read saved results: they never load the model libraries.
-LIGHT_COMMANDS = ("render", "card")
+LIGHT_COMMANDS = ("render", "card", "compare")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

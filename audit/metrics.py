@@ -246,3 +246,28 @@ def evaluate(bundle: Any, dataset: Any, *, batch_size: int = 64, max_length: int
     check_compatible(bundle, dataset)
     probs = bundle.predict_proba(dataset.texts, batch_size=batch_size, max_length=max_length)
     return dataset_metrics(dataset, probs, bundle.label_names, split=split), probs
+
+
+#: Digits the per-example probabilities are rounded to in results.json (keeps the record small).
+PER_EXAMPLE_DIGITS = 6
+
+
+def per_example_outcomes(dataset: Any, probs: np.ndarray, *, threshold: float = MULTI_LABEL_THRESHOLD) -> dict[str, Any]:
+    """Each evaluation example's outcome as compact columns (no text): the example ids, the true
+    and predicted labels, and for a single-label classifier the probability of the true label.
+
+    A multi-label classifier's ``true`` and ``predicted`` hold each example's label ids (labels
+    predicted at probability >= ``threshold``). ``audit compare`` pairs two models' outcomes on
+    the same examples to put a paired confidence interval on their accuracy difference.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    ids = [str(i) for i in dataset.ids]
+    if getattr(dataset, "multi_label", False):
+        truth = np.asarray(dataset.label_matrix()) > 0.5
+        pred = probs >= threshold
+        return {"ids": ids, "true": [np.flatnonzero(row).tolist() for row in truth],
+                "predicted": [np.flatnonzero(row).tolist() for row in pred], "threshold": float(threshold)}
+    y = np.asarray(dataset.labels, dtype=int)
+    p_true = probs[np.arange(len(y)), y] if len(y) else np.zeros(0)
+    return {"ids": ids, "true": y.tolist(), "predicted": probs.argmax(axis=1).tolist() if len(y) else [],
+            "p_true": [round(float(p), PER_EXAMPLE_DIGITS) for p in p_true]}

@@ -257,7 +257,7 @@ def _analysis_module(key: str) -> Any:
 def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: Any = None, train_data: Any = None,
                 timings: dict[str, float] | None = None, prefix: str = "") -> dict[str, Any]:
     """Evaluate and explain one model on ``eval_data``; returns its ``models[name]`` section."""
-    from .metrics import evaluate
+    from .metrics import evaluate, per_example_outcomes
     from .truncation import measure_truncation
 
     timings = timings if timings is not None else {}
@@ -268,7 +268,7 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
     section: dict[str, Any] = {
         "identity": bundle.identity(),
         "training": training.to_dict() if hasattr(training, "to_dict") else training,
-        "performance": perf.to_dict(),
+        "performance": perf.to_dict() | {"per_example": per_example_outcomes(eval_data, probs)},
         "truncation": cut.to_dict(),
     }
     if config.explain:

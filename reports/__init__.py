@@ -5,7 +5,9 @@ Pure standard library plus jinja2, so a report can be re-rendered from JSON on a
 
 from __future__ import annotations
 
+from ._compare import render_comparison, write_comparison
 from ._io import ResultsError, load_results, write_report
 from ._render import SUPPORTED_SCHEMA_VERSION, render
 
-__all__ = ["SUPPORTED_SCHEMA_VERSION", "ResultsError", "load_results", "render", "write_report"]
+__all__ = ["SUPPORTED_SCHEMA_VERSION", "ResultsError", "load_results", "render", "render_comparison", "write_comparison",
+           "write_report"]

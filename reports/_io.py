@@ -43,8 +43,13 @@ def write_report(result: Any, path: str | os.PathLike[str]) -> Path:
     The page is rendered first, then written to a temporary file in the same directory,
     flushed to disk and moved into place, so ``path`` is never left half-written.
     """
+    return write_text_atomic(render(result), path)
+
+
+def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` through a temporary file in the same directory."""
     target = Path(path)
-    html = render(result).encode("utf-8")
+    html = text.encode("utf-8")
     directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
