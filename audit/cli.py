@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset-name", default=None, help="name of the evaluation dataset")
     g.add_argument("--dataset-id", default=None, help="the dataset's Hub id, when it has one")
     g.add_argument("--base-model", default=None, help="Hub id of the model that was fine-tuned")
+    p.add_argument("--quiet", "-q", action="store_true")
 
     p = sub.add_parser("compare", help="compare models of saved audits (results.json files) without recomputing",
                        description="Compare the models of two or more saved audits: metric deltas, a paired confidence "
