@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._forward import classifier_logits
 from .._util import length_batches, progress
 from .base import Attribution, Encoded, encode_texts, pad_batch, resolve_targets
 
@@ -129,8 +130,10 @@ class IntegratedGradients:
 
         model = bundle.model
 
-        def forward(embeds, attention_mask):
-            logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits
+        def forward(embeds, attention_mask, ids=None):
+            # ``ids``: the token ids the embeddings stand for; a last-token classifier reads the
+            # same position for the text, the baseline and every point between them.
+            logits = classifier_logits(model, attention_mask=attention_mask, inputs_embeds=embeds, reference_ids=ids)
             return torch.softmax(logits, dim=-1) if self.output == "probability" else logits
 
         return forward
@@ -182,19 +185,19 @@ class IntegratedGradients:
                 with torch.no_grad():
                     inputs = model.get_input_embeddings()(ids)
                     base = self.baseline_embeddings(bundle, ids, special)
-                    out_x = forward(inputs, mask)
-                    out_b = forward(base, mask)
+                    out_x = forward(inputs, mask, ids)
+                    out_b = forward(base, mask, ids)
                 predicted = out_x.argmax(-1).tolist()
                 tgt = resolve_targets(targets if not isinstance(targets, (list, tuple, np.ndarray)) else [targets[i] for i in idx],
                                       len(idx), predicted)
                 rows = max(len(idx), budget // ids.shape[1])
                 attr, delta = ig.attribute(
-                    inputs=inputs, baselines=base, target=tgt, additional_forward_args=(mask,),
+                    inputs=inputs, baselines=base, target=tgt, additional_forward_args=(mask, ids),
                     n_steps=self.n_steps, method=self.method, internal_batch_size=rows, return_convergence_delta=True,
                 )
                 token_scores = attr.sum(-1).detach().double().cpu().numpy()
-                probs = torch.softmax(model(inputs_embeds=inputs, attention_mask=mask).logits, -1).detach().cpu().numpy() \
-                    if self.output == "logit" else out_x.detach().cpu().numpy()
+                probs = torch.softmax(out_x, -1).detach().cpu().numpy() if self.output == "logit" \
+                    else out_x.detach().cpu().numpy()
                 for r, i in enumerate(idx):
                     e = items[r]
                     ts = token_scores[r, : len(e)]
@@ -253,9 +256,9 @@ class IntegratedGradients:
                 with torch.no_grad():
                     inputs = emb_layer(ids)
                     base = self.baseline_embeddings(bundle, ids, special)
-                    logits_x = model(inputs_embeds=inputs, attention_mask=mask).logits
+                    logits_x = classifier_logits(model, attention_mask=mask, inputs_embeds=inputs, reference_ids=ids)
                     out_x = torch.softmax(logits_x, -1) if self.output == "probability" else logits_x
-                    out_b = forward(base, mask)
+                    out_b = forward(base, mask, ids)
                 probs = torch.softmax(logits_x.double(), -1).cpu().numpy()
                 tgt = resolve_targets([targets[i] for i in idx] if per_text else targets, len(idx), probs.argmax(1).tolist())
                 t_idx = torch.tensor(tgt, device=out_x.device)
@@ -273,7 +276,7 @@ class IntegratedGradients:
                         r_idx = torch.tensor([r for r, _, _ in chunk], device=ids.device)
                         alphas = torch.tensor([a for _, _, a in chunk], dtype=inputs.dtype, device=ids.device)
                         point = (base[r_idx] + alphas[:, None, None] * diff[r_idx]).requires_grad_(True)
-                        out = forward(point, mask[r_idx])
+                        out = forward(point, mask[r_idx], ids[r_idx])
                         chosen = out.gather(1, t_idx[r_idx][:, None])[:, 0]
                         (grad,) = torch.autograd.grad(chosen.sum(), point)
                         contrib = (grad * diff[r_idx]).sum(-1).detach().double().cpu().numpy()
