@@ -138,8 +138,16 @@ class IntegratedGradients:
 
         return forward
 
-    def baseline_embeddings(self, bundle: Any, ids: Any, special: Any) -> Any:
-        """Baseline in embedding space for a padded batch; special tokens and padding are kept."""
+    def baseline_embeddings(self, bundle: Any, ids: Any, special: Any, mask: Any = None) -> Any:
+        """Baseline in embedding space for a padded batch; special tokens and padding are kept.
+
+        An input that is zero at every position is a singular point of models that normalise each
+        position by its scale and add no position embeddings (RMSNorm decoders such as Qwen2): the
+        output jumps within a hair of it and no quadrature can follow. That input arises when the
+        pad (or mask) token's embedding is the zero vector (a padding row that was never trained)
+        and the tokenizer adds no special token that the baseline keeps; for such a text the mean
+        token embedding stands in for the baseline token (see :meth:`mean_baseline_rows`).
+        """
         import torch
 
         emb = bundle.model.get_input_embeddings()
@@ -150,7 +158,26 @@ class IntegratedGradients:
         token_id = tok.pad_token_id if self.baseline == "pad" else tok.mask_token_id
         if token_id is None:
             raise ValueError(f"the tokenizer has no {self.baseline} token; choose another baseline")
-        return emb(torch.where(special, ids, torch.full_like(ids, token_id)))
+        base = emb(torch.where(special, ids, torch.full_like(ids, token_id)))
+        rows = self.mean_baseline_rows(bundle, special, mask)
+        if bool(rows.any()):
+            mean = emb.weight.mean(0).to(base.dtype)
+            swap = rows[:, None] & ~special
+            base = torch.where(swap.unsqueeze(-1), mean.expand_as(base), base)
+        return base
+
+    def mean_baseline_rows(self, bundle: Any, special: Any, mask: Any = None) -> Any:
+        """Rows whose token baseline would be all zeros (see :meth:`baseline_embeddings`)."""
+        import torch
+
+        if self.baseline == "zero":
+            return torch.zeros(special.shape[0], dtype=torch.bool, device=special.device)
+        tok = bundle.tokenizer
+        token_id = tok.pad_token_id if self.baseline == "pad" else tok.mask_token_id
+        row = bundle.model.get_input_embeddings().weight[token_id]
+        attended = torch.ones_like(special) if mask is None else mask.bool()
+        kept = (special & attended).any(1)
+        return ~kept & (not bool(row.detach().any()))
 
     def explain(self, bundle: Any, texts: Sequence[str], targets: Sequence[int] | int | str | None = None) -> list[Attribution]:
         """Attributions for every text, towards ``targets`` (the predicted class by default)."""
@@ -184,7 +211,8 @@ class IntegratedGradients:
                 special |= mask == 0  # padding stays padding in the baseline
                 with torch.no_grad():
                     inputs = model.get_input_embeddings()(ids)
-                    base = self.baseline_embeddings(bundle, ids, special)
+                    base = self.baseline_embeddings(bundle, ids, special, mask)
+                    mean_rows = self.mean_baseline_rows(bundle, special, mask).tolist()
                     out_x = forward(inputs, mask, ids)
                     out_b = forward(base, mask, ids)
                 predicted = out_x.argmax(-1).tolist()
@@ -214,6 +242,7 @@ class IntegratedGradients:
                             "flagged": bool(abs(d) > self.tolerance * diff and abs(d) > ABSOLUTE_FLOOR),
                             "prediction": int(predicted[r]), "probabilities": [float(p) for p in probs[r]],
                             "n_steps": self.n_steps,
+                            "baseline": "mean token embedding" if mean_rows[r] else self.baseline,
                         },
                     )
                 bar.update(len(idx))
@@ -255,7 +284,8 @@ class IntegratedGradients:
                 special |= mask == 0
                 with torch.no_grad():
                     inputs = emb_layer(ids)
-                    base = self.baseline_embeddings(bundle, ids, special)
+                    base = self.baseline_embeddings(bundle, ids, special, mask)
+                    mean_rows = self.mean_baseline_rows(bundle, special, mask).tolist()
                     logits_x = classifier_logits(model, attention_mask=mask, inputs_embeds=inputs, reference_ids=ids)
                     out_x = torch.softmax(logits_x, -1) if self.output == "probability" else logits_x
                     out_b = forward(base, mask, ids)
@@ -295,6 +325,7 @@ class IntegratedGradients:
                         "flagged": bool(abs(d) > self.tolerance * diff_f and abs(d) > ABSOLUTE_FLOOR),
                         "prediction": int(probs[r].argmax()), "probabilities": [float(p) for p in probs[r]],
                         "n_steps": int(plans[r].n_points),
+                        "baseline": "mean token embedding" if mean_rows[r] else self.baseline,
                     }
                     if self.adaptive:
                         info["local_error_bound"] = float(plans[r].error_bound())
