@@ -236,6 +236,9 @@ def replacement_id(bundle: Any, kind: str = "mask") -> int:
     """Token id that stands in for a removed token: the mask token (default), pad or unk.
 
     Falls back from mask to unk to pad when the tokenizer lacks one, so every tokenizer works.
+    GPT-2 style tokenizers have one token for unk, pad and end of text; a decoder classifier skips
+    pad ids when it looks for its last token (as transformers does), so replacing the last word with
+    it makes the classifier read the word before, exactly as the model does on that input alone.
     """
     if kind not in REPLACEMENTS:
         raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {kind!r}")
@@ -268,7 +271,9 @@ def score_sequences(
     """The model's output for class ``targets[i]`` on token-id sequence ``sequences[i]``.
 
     Sequences are grouped by length and right-padded only to the longest of their group (dynamic
-    padding); identical (sequence, target) pairs are evaluated once. Returns float64 of shape (n,).
+    padding); identical (sequence, target) pairs are evaluated once. An empty sequence (every token
+    deleted from a text whose tokenizer adds no special tokens) is read as the tokenizer's empty
+    input (:func:`audit._forward.empty_input_ids`). Returns float64 of shape (n,).
     Used by occlusion and by every faithfulness metric, which all evaluate many perturbed copies.
     """
     import torch
