@@ -26,7 +26,7 @@ from audit.models import load_model
 
 from model_zoo import ZOO, make_model
 
-TEXTS = ["The film was great, really great!", "Café crème: naïve  résumé, bad", "dull"]
+TEXTS = ["The film was great, really great!", "Café crème: naïve  résumé 🙂 Ωmega, bad", "dull"]
 NAMES = [m.name for m in ZOO]
 _CACHE: dict[str, object] = {}
 
@@ -85,6 +85,10 @@ def test_words_are_the_whitespace_words_and_scores_add_up(name):
         assert e.word_spans() == text_words(e.text)
         for w, sp in zip(e.word_ids, e.special):  # every non-special token of a text with words has a word
             assert sp or w is not None or not text_words(e.text)
+    (cut,) = encode_texts(b, [TEXTS[1]], max_length=6)  # truncation keeps the words that still have tokens
+    k = len(cut.word_spans())
+    assert 1 <= k < len(text_words(TEXTS[1])) and cut.word_spans() == text_words(TEXTS[1])[:k]
+    assert sorted({w for w in cut.word_ids if w is not None}) == list(range(k))
     attrs = IntegratedGradients(n_steps=129, method="adaptive_simpson", tolerance=0.01).explain(b, TEXTS + [""])
     alone = np.stack([single_logits(b, t) for t in TEXTS + [""]])
     for a, want in zip(attrs, alone):
