@@ -78,6 +78,18 @@ def test_batched_logits_equal_one_text_at_a_time(name, side):
     assert np.allclose(left, alone, atol=1e-5) and np.allclose(embeds, alone, atol=1e-5)
 
 
+def test_decoder_without_a_pad_id_in_its_config_scores_padded_batches():
+    """transformers refuses padded batches of such a model; each row still equals the text alone."""
+    b = zoo_bundle("gpt2+gpt2-bpe")
+    model = copy.deepcopy(b.model)
+    model.config.pad_token_id = None
+    nopad = load_model((model, b.tokenizer), device="cpu")
+    alone = np.stack([single_logits(nopad, t) for t in TEXTS])
+    assert np.allclose(nopad.predict_logits(TEXTS), alone, atol=1e-5)
+    attrs = GradientXInput().explain(nopad, TEXTS)
+    assert [a.info["f_x"] for a in attrs] == pytest.approx([row[a.target] for row, a in zip(alone, attrs)], abs=1e-5)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_words_are_the_whitespace_words_and_scores_add_up(name):
     b = zoo_bundle(name)
