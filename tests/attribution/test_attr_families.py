@@ -90,6 +90,23 @@ def test_decoder_without_a_pad_id_in_its_config_scores_padded_batches():
     assert [a.info["f_x"] for a in attrs] == pytest.approx([row[a.target] for row, a in zip(alone, attrs)], abs=1e-5)
 
 
+def test_wordpiece_tokenizer_on_a_decoder():
+    """A decoder trained with a WordPiece tokenizer reads [SEP], its last token; SHAP's features are its tokens."""
+    import model_zoo
+    from transformers import AutoModelForSequenceClassification
+
+    tok = model_zoo.make_tokenizer("wordpiece")
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(
+        model_zoo._config(model_zoo.ZooModel("qwen2", "wordpiece", decoder=True), tok, 2, None)).eval()
+    b = load_model((model, tok), device="cpu")
+    alone = np.stack([single_logits(b, t) for t in TEXTS])
+    assert np.allclose(b.predict_logits(TEXTS), alone, atol=1e-5)
+    for a in SHAPText(max_evals=40).explain(b, TEXTS):
+        assert len(a.token_scores) == len(encode_texts(b, [a.text])[0]) and a.word_spans == text_words(a.text)
+        assert abs(a.info["efficiency_error"]) < 1e-6
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_words_are_the_whitespace_words_and_scores_add_up(name):
     b = zoo_bundle(name)
