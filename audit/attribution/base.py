@@ -103,10 +103,10 @@ def assign_words(text: str, offsets: Sequence[tuple[int, int]], special: Sequenc
         for j in hit[1:]:
             parent[root(j)] = root(hit[0])
         raw.append(hit[0])
-    used = sorted({root(w) for w in raw if w is not None})
     members: dict[int, list[int]] = {}
     for w in range(len(words)):
         members.setdefault(root(w), []).append(w)
+    used = sorted({root(w) for w in raw if w is not None}, key=lambda r: members[r][0])
     index = {r: k for k, r in enumerate(used)}
     spans = [(words[min(members[r])][0], words[max(members[r])][1]) for r in used]
     return [None if w is None else index[root(w)] for w in raw], spans

@@ -236,3 +236,19 @@ def test_albert_randomises_its_shared_layer_group():
     assert layers[0][0] in full["randomised"]
     n_layer = sum(p.numel() for p in layers[0][1].parameters())
     assert full["n_parameters_randomised"] - head["n_parameters_randomised"] == n_layer
+
+
+def test_assign_words_by_offsets():
+    from audit.attribution.base import assign_words
+
+    text = "ab cd ef gh "
+    # whitespace pieces belong to the next word, a trailing one to the last word; specials to none
+    ids, spans = assign_words(text, [(0, 0), (0, 2), (2, 3), (3, 5), (5, 6), (6, 8), (8, 9), (9, 11), (11, 12)],
+                              [True] + [False] * 8)
+    assert ids == [None, 0, 1, 1, 2, 2, 3, 3, 3] and spans == text_words(text)
+    # a piece spanning a space joins its words into one; the words stay in text order
+    ids, spans = assign_words(text, [(3, 8), (0, 4), (9, 11)], [False] * 3)
+    assert ids == [0, 0, 1] and spans == [(0, 8), (9, 11)]
+    # words left without tokens (truncated) are dropped; a text of whitespace has no words
+    assert assign_words(text, [(0, 2)], [False]) == ([0], [(0, 2)])
+    assert assign_words("   ", [(0, 1), (1, 3)], [False, False]) == ([None, None], [])
