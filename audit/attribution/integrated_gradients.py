@@ -24,6 +24,7 @@ polynomials of degree ``n_steps - 1``).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -141,12 +142,12 @@ class IntegratedGradients:
     def baseline_embeddings(self, bundle: Any, ids: Any, special: Any, mask: Any = None) -> Any:
         """Baseline in embedding space for a padded batch; special tokens and padding are kept.
 
-        An input that is zero at every position is a singular point of models that normalise each
-        position by its scale and add no position embeddings (RMSNorm decoders such as Qwen2): the
-        output jumps within a hair of it and no quadrature can follow. That input arises when the
-        pad (or mask) token's embedding is the zero vector (a padding row that was never trained)
-        and the tokenizer adds no special token that the baseline keeps; for such a text the mean
-        token embedding stands in for the baseline token (see :meth:`mean_baseline_rows`).
+        A zero embedding is a singular point of models that normalise each position by its scale
+        before adding anything to it (RMSNorm decoders such as Llama, Qwen2, Gemma): the output
+        jumps within a hair of it, and integrated gradients from there need many steps or cannot be
+        made complete at all. The pad (or mask) token's embedding is zero when it is a padding row
+        that was never trained; for such a model and such a token the mean token embedding stands
+        in for the baseline token (see :meth:`mean_baseline_rows`).
         """
         import torch
 
@@ -167,17 +168,18 @@ class IntegratedGradients:
         return base
 
     def mean_baseline_rows(self, bundle: Any, special: Any, mask: Any = None) -> Any:
-        """Rows whose token baseline would be all zeros (see :meth:`baseline_embeddings`)."""
+        """Rows whose baseline token is replaced by the mean embedding (see :meth:`baseline_embeddings`)."""
         import torch
 
+        none = torch.zeros(special.shape[0], dtype=torch.bool, device=special.device)
         if self.baseline == "zero":
-            return torch.zeros(special.shape[0], dtype=torch.bool, device=special.device)
+            return none
         tok = bundle.tokenizer
         token_id = tok.pad_token_id if self.baseline == "pad" else tok.mask_token_id
         row = bundle.model.get_input_embeddings().weight[token_id]
-        attended = torch.ones_like(special) if mask is None else mask.bool()
-        kept = (special & attended).any(1)
-        return ~kept & (not bool(row.detach().any()))
+        if bool(row.detach().any()) or not zero_is_singular(bundle.model):
+            return none
+        return ~none
 
     def explain(self, bundle: Any, texts: Sequence[str], targets: Sequence[int] | int | str | None = None) -> list[Attribution]:
         """Attributions for every text, towards ``targets`` (the predicted class by default)."""
@@ -338,6 +340,55 @@ class IntegratedGradients:
             bar.close()
             model.train(was_training)
         return results  # type: ignore[return-value]
+
+
+_SINGULAR: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def zero_is_singular(model: Any) -> bool:
+    """Whether a zero input embedding is a singular point of the model (checked once per model).
+
+    Each position of a probe sequence in turn is set to its token's embedding scaled by 0, 0.01 and
+    1. A model smooth at zero moves about 1% of the way from its output at 0 to its output at 1 when
+    the position goes to 0.01; a model that normalises each position by its scale has already made
+    a large part of the move (a quarter or more at some position that matters), so zero is a jump.
+    """
+    import torch
+
+    try:
+        hit = _SINGULAR.get(model)
+    except TypeError:
+        return False
+    if hit is not None:
+        return hit
+    emb = model.get_input_embeddings()
+    vocab = int(emb.weight.shape[0])
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (1, 6), generator=g).to(emb.weight.device)
+    mask = torch.ones_like(ids)
+    was_training = model.training
+    model.eval()
+    hit = False
+    try:
+        moves = []
+        with torch.no_grad():
+            x = emb(ids)
+            for pos in range(ids.shape[1]):
+                outs = []
+                for scale in (0.0, 0.01, 1.0):
+                    point = x.clone()
+                    point[0, pos] = x[0, pos] * scale
+                    outs.append(classifier_logits(model, attention_mask=mask, inputs_embeds=point, reference_ids=ids).double())
+                moves.append((float((outs[1] - outs[0]).norm()), float((outs[2] - outs[0]).norm())))
+        largest = max(full for _, full in moves)
+        # positions that barely matter are left out: there float rounding alone moves the output
+        hit = largest > 1e-6 and any(small > 0.25 * full for small, full in moves if full >= 0.1 * largest)
+    except Exception:  # an unfamiliar model: keep the chosen baseline
+        hit = False
+    finally:
+        model.train(was_training)
+    _SINGULAR[model] = hit
+    return hit
 
 
 class _FixedRule:

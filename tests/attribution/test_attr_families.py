@@ -21,6 +21,7 @@ from audit._readout import first_position_readout, readout_available
 from audit.attribution import GradientXInput, IntegratedGradients, Occlusion, SHAPText
 from audit.attribution.attention import AttentionRollout
 from audit.attribution.base import encode_texts, predicted_classes, score_sequences, text_words
+from audit.attribution.integrated_gradients import zero_is_singular
 from audit.attribution.sanity import encoder_layers, head_modules, parameter_randomisation, reinitialise
 from audit.models import load_model
 
@@ -147,12 +148,22 @@ def test_ig_baseline_is_the_model_on_the_baseline_alone(name):
         ids = torch.tensor([[t if sp else b.tokenizer.pad_token_id for t, sp in zip(e.input_ids, e.special)]])
         with torch.no_grad():
             base = emb(ids)
-            # an all-zero input (zero padding row, no special token kept) is replaced by the mean embedding
-            assert (a.info["baseline"] == "mean token embedding") == (pad_row_zero and not any(e.special))
+            # a zero padding row on a model singular at zero is replaced by the mean embedding
+            assert (a.info["baseline"] == "mean token embedding") == (pad_row_zero and zero_is_singular(b.model))
             if a.info["baseline"] != "pad":
-                base[0, :] = emb.weight.mean(0)
+                free = [p for p, sp in enumerate(e.special) if not sp]
+                base[0, free] = emb.weight.mean(0)
             out = b.model(inputs_embeds=base, attention_mask=torch.ones_like(ids)).logits[0, a.target]
         assert a.info["f_baseline"] == pytest.approx(float(out), abs=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zero_embedding_is_singular_exactly_for_scale_normalised_inputs(name):
+    """Models that normalise each input position by its scale before adding position embeddings
+    (RMSNorm decoders; DeBERTa without absolute positions; ModernBERT) jump at a zero embedding."""
+    arch = name.split("+")[0]
+    want = arch in ("llama", "qwen2", "mistral", "gemma", "deberta-v2", "modernbert")
+    assert zero_is_singular(zoo_bundle(name).model) == want
 
 
 @pytest.mark.parametrize("name", NAMES)
