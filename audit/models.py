@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._forward import classifier_logits, empty_input_ids
 from ._readout import first_position_readout
 from ._util import CPU_BATCH_TOKENS, atomic_directory, length_batches, resolve_device, run_inference_batches
 
@@ -113,26 +114,39 @@ class ModelBundle:
         return [len(ids) for ids in enc["input_ids"]]
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
-        """Logits for every text, batched by similar length; shape (n, num_labels)."""
+        """Logits for every text, batched by similar length; shape (n, num_labels).
+
+        Each row equals the text run on its own, whichever side the tokenizer pads (see
+        :func:`audit._forward.classifier_logits`); a text that tokenizes to nothing is read as
+        :func:`audit._forward.empty_input_ids`.
+        """
         texts = list(texts)
         out = np.zeros((len(texts), self.num_labels), dtype=np.float64)
         if not texts:
             return out
         lengths = self.token_lengths(texts, max_length)
+        empty = [i for i, n in enumerate(lengths) if n == 0]
+        keep = [i for i, n in enumerate(lengths) if n > 0]
         was_training = self.model.training
         self.model.eval()
         budget = batch_size * 128 if str(self.device).startswith("cuda") else CPU_BATCH_TOKENS
-        batches = length_batches(lengths, batch_size, max_tokens=budget)
+        batches = [[keep[j] for j in b] for b in length_batches([lengths[i] for i in keep], batch_size, max_tokens=budget)]
 
         def run(item: tuple[list[int], Any]) -> None:
             idx, enc = item
-            out[idx] = self.model(**enc.to(self.device)).logits.double().cpu().numpy()
+            out[idx] = classifier_logits(self.model, **enc.to(self.device)).double().cpu().numpy()
 
         try:
             with first_position_readout(self.model):
                 for start in range(0, len(batches), 64):  # tokenized here, on one thread, 64 batches at a time
                     chunk = [(idx, self.tokenize([texts[i] for i in idx], max_length)) for idx in batches[start : start + 64]]
                     run_inference_batches(run, chunk, self.device, self.model)
+                if empty:
+                    import torch
+
+                    ids = torch.tensor([empty_input_ids(self.tokenizer)], device=self.device)
+                    with torch.inference_mode():
+                        out[empty] = classifier_logits(self.model, ids, torch.ones_like(ids)).double().cpu().numpy()
         finally:
             self.model.train(was_training)
         return out

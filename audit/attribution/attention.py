@@ -3,7 +3,8 @@
 Attention weights are read with the eager attention implementation, because fused kernels
 (SDPA, flash attention) never materialise them. Rollout multiplies the per-layer head-mean
 attention, mixed with the identity for the residual stream and renormalised, from the first layer
-to the last, and reads the row of the first token ([CLS] / <s>).
+to the last, and reads the row of the position the classifier reads: the first token ([CLS] / <s>)
+of an encoder, the last non-pad token of a decoder (GPT-2, Llama, Qwen2, ...).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .._forward import readout_positions
 from .._util import length_batches, progress
 from .base import Attribution, encode_texts, pad_batch, resolve_targets
 
@@ -95,11 +97,15 @@ def attention_maps(bundle: Any, texts: Sequence[str], *, max_length: int | None 
 
 
 class AttentionRollout:
-    """Attention rollout from the first token as an attribution (class-agnostic, non-negative)."""
+    """Attention rollout from the classifier's position as an attribution (class-agnostic, non-negative).
+
+    ``from_position=None`` (the default) reads the row of the position the classifier reads (first
+    token of an encoder, last non-pad token of a decoder); an integer reads that position.
+    """
 
     name = "attention_rollout"
 
-    def __init__(self, residual: float = 0.5, from_position: int = 0, max_length: int | None = None,
+    def __init__(self, residual: float = 0.5, from_position: int | None = None, max_length: int | None = None,
                  keep_heads: bool = True, show_progress: bool = False) -> None:
         self.residual = residual
         self.from_position = from_position
@@ -108,7 +114,8 @@ class AttentionRollout:
         self.show_progress = show_progress
 
     def config(self) -> dict[str, Any]:
-        return {"head_fusion": "mean", "residual": self.residual, "from_position": self.from_position,
+        where = "classifier position" if self.from_position is None else self.from_position
+        return {"head_fusion": "mean", "residual": self.residual, "from_position": where,
                 "implementation": "eager", "class_specific": False}
 
     def explain(self, bundle: Any, texts: Sequence[str], targets: Sequence[int] | int | str | None = None) -> list[Attribution]:
@@ -119,13 +126,22 @@ class AttentionRollout:
         tgt = resolve_targets(targets, len(texts), probs.argmax(1))
         results = []
         for e, m, t in zip(encs, maps, tgt):
-            scores = m.rollout[self.from_position]
+            pos = self.from_position if self.from_position is not None else _readout_position(bundle, e)
+            scores = m.rollout[pos]
             info: dict[str, Any] = {
-                "cls_attention_per_layer": np.round(m.head_mean[:, self.from_position, :], 5).tolist(),
+                "from_position": int(pos),
+                "cls_attention_per_layer": np.round(m.head_mean[:, pos, :], 5).tolist(),
             }
             if self.keep_heads:
-                info["cls_attention_per_head"] = np.round(m.weights[:, :, self.from_position, :], 5).tolist()
+                info["cls_attention_per_head"] = np.round(m.weights[:, :, pos, :], 5).tolist()
             results.append(Attribution(method=self.name, text=e.text, target=int(t), tokens=e.tokens,
                                        token_scores=scores.tolist(), word_spans=e.word_spans(),
                                        word_scores=e.merge_to_words(scores), info=info))
         return results
+
+
+def _readout_position(bundle: Any, enc: Any) -> int:
+    import torch
+
+    ids = torch.tensor([enc.input_ids], dtype=torch.long, device=bundle.device)
+    return int(readout_positions(bundle.model, ids, torch.ones_like(ids))[0])

@@ -7,11 +7,14 @@ scores are kept; word-level scores are the sums over each word's sub-word tokens
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from .._forward import classifier_logits, empty_input_ids
 from .._readout import first_position_readout
 
 
@@ -50,9 +53,72 @@ class Explainer(Protocol):
         ...
 
 
+_WORD = re.compile(r"\S+")
+
+
+def text_words(text: str) -> list[tuple[int, int]]:
+    """Character spans of the whitespace-separated words of ``text``."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
+def assign_words(text: str, offsets: Sequence[tuple[int, int]], special: Sequence[bool]) -> tuple[list[int | None], list[tuple[int, int]]]:
+    """Map each token to a whitespace-separated word of ``text`` by character offsets.
+
+    Works the same for every tokenizer family, whatever special tokens it adds and wherever:
+    special tokens belong to no word; a token belongs to the word its characters overlap (byte-level
+    pieces that cover part of one character, byte-fallback pieces and pieces whose offsets include
+    the leading space, as ``Ġ`` and ``▁`` pieces do, all overlap the word they spell); a token that
+    covers only whitespace (a lone ``▁`` or ``Ġ``) or no characters belongs to the next word (the
+    last word when none follows). Words whose tokens were all cut by truncation are left out, and
+    words that share a token (a piece spanning a space) become one word.
+
+    Returns (word index per token or None, character span of each word), words in text order.
+    """
+    words = text_words(text)
+    if not words:
+        return [None] * len(offsets), []
+    starts = [a for a, _ in words]
+    ends = [b for _, b in words]
+    parent = list(range(len(words)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    raw: list[int | None] = []
+    for (a, b), sp in zip(offsets, special):
+        if sp:
+            raw.append(None)
+            continue
+        i = bisect.bisect_right(ends, a)  # first word ending after a
+        hit = []
+        while i < len(words) and starts[i] < max(b, a + 1) and (a < b or starts[i] <= a):
+            hit.append(i)
+            i += 1
+        if not hit:  # whitespace only: the next word, else the last one
+            nxt = bisect.bisect_left(starts, a)
+            hit = [nxt if nxt < len(words) else len(words) - 1]
+        for j in hit[1:]:
+            parent[root(j)] = root(hit[0])
+        raw.append(hit[0])
+    members: dict[int, list[int]] = {}
+    for w in range(len(words)):
+        members.setdefault(root(w), []).append(w)
+    used = sorted({root(w) for w in raw if w is not None}, key=lambda r: members[r][0])
+    index = {r: k for k, r in enumerate(used)}
+    spans = [(words[min(members[r])][0], words[max(members[r])][1]) for r in used]
+    return [None if w is None else index[root(w)] for w in raw], spans
+
+
 @dataclass
 class Encoded:
-    """One text tokenized without padding, with the token-to-word map needed to merge scores."""
+    """One text tokenized without padding, with the token-to-word map needed to merge scores.
+
+    ``word_ids`` holds, per token, the index of its word in :meth:`word_spans` (None for special
+    tokens); words are the whitespace-separated words of the text (see :func:`assign_words`).
+    """
 
     text: str
     input_ids: list[int]
@@ -60,11 +126,14 @@ class Encoded:
     word_ids: list[int | None]
     offsets: list[tuple[int, int]]
     special: list[bool]
+    spans: list[tuple[int, int]] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def word_spans(self) -> list[tuple[int, int]]:
+        if self.spans is not None:
+            return list(self.spans)
         spans: dict[int, list[int]] = {}
         for w, (a, b), sp in zip(self.word_ids, self.offsets, self.special):
             if w is None or sp:
@@ -85,24 +154,25 @@ class Encoded:
 
 
 def encode_texts(bundle: Any, texts: Sequence[str], max_length: int | None = None) -> list[Encoded]:
-    """Tokenize each text on its own (no padding), keeping offsets and word ids."""
+    """Tokenize each text on its own (no padding), keeping offsets, special tokens and words.
+
+    A text that tokenizes to nothing (an empty text with a tokenizer that adds no special tokens) is
+    read as :func:`empty_input_ids`, marked special: it has no words.
+    """
     limit = min(max_length or bundle.max_length, bundle.max_length)
-    enc = bundle.tokenizer(
-        list(texts), truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True
-    )
+    tok = bundle.tokenizer
+    enc = tok(list(texts), truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True)
     out = []
     for i, text in enumerate(texts):
-        ids = enc["input_ids"][i]
-        out.append(
-            Encoded(
-                text=text,
-                input_ids=list(ids),
-                tokens=bundle.tokenizer.convert_ids_to_tokens(ids),
-                word_ids=enc.word_ids(i),
-                offsets=[tuple(o) for o in enc["offset_mapping"][i]],
-                special=[bool(s) for s in enc["special_tokens_mask"][i]],
-            )
-        )
+        ids = list(enc["input_ids"][i])
+        offsets = [tuple(o) for o in enc["offset_mapping"][i]]
+        special = [bool(s) for s in enc["special_tokens_mask"][i]]
+        if not ids:
+            ids = empty_input_ids(tok)
+            offsets, special = [(0, 0)] * len(ids), [True] * len(ids)
+        word_ids, spans = assign_words(text, offsets, special)
+        out.append(Encoded(text=text, input_ids=ids, tokens=tok.convert_ids_to_tokens(ids), word_ids=word_ids,
+                           offsets=offsets, special=special, spans=spans))
     return out
 
 
@@ -117,7 +187,7 @@ def pad_batch(bundle: Any, items: Sequence[Encoded]) -> tuple[Any, Any]:
     ids = torch.full((len(items), n), pad_id, dtype=torch.long)
     mask = torch.zeros((len(items), n), dtype=torch.long)
     for r, e in enumerate(items):
-        ids[r, : len(e)] = torch.tensor(e.input_ids)
+        ids[r, : len(e)] = torch.tensor(e.input_ids, dtype=torch.long)
         mask[r, : len(e)] = 1
     return ids.to(bundle.device), mask.to(bundle.device)
 
@@ -166,6 +236,9 @@ def replacement_id(bundle: Any, kind: str = "mask") -> int:
     """Token id that stands in for a removed token: the mask token (default), pad or unk.
 
     Falls back from mask to unk to pad when the tokenizer lacks one, so every tokenizer works.
+    GPT-2 style tokenizers have one token for unk, pad and end of text; a decoder classifier skips
+    pad ids when it looks for its last token (as transformers does), so replacing the last word with
+    it makes the classifier read the word before, exactly as the model does on that input alone.
     """
     if kind not in REPLACEMENTS:
         raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {kind!r}")
@@ -198,7 +271,9 @@ def score_sequences(
     """The model's output for class ``targets[i]`` on token-id sequence ``sequences[i]``.
 
     Sequences are grouped by length and right-padded only to the longest of their group (dynamic
-    padding); identical (sequence, target) pairs are evaluated once. Returns float64 of shape (n,).
+    padding); identical (sequence, target) pairs are evaluated once. An empty sequence (every token
+    deleted from a text whose tokenizer adds no special tokens) is read as the tokenizer's empty
+    input (:func:`audit._forward.empty_input_ids`). Returns float64 of shape (n,).
     Used by occlusion and by every faithfulness metric, which all evaluate many perturbed copies.
     """
     import torch
@@ -226,9 +301,10 @@ def score_sequences(
     cuda = str(bundle.device).startswith("cuda")
     batch_size = batch_size or (256 if cuda else 128)
     max_tokens = max_tokens or (131_072 if cuda else CPU_BATCH_TOKENS)
+    if any(len(s) == 0 for s in seqs):  # everything removed: the model reads what it reads for an empty text
+        empty = tuple(empty_input_ids(bundle.tokenizer))
+        seqs = [s if len(s) else empty for s in seqs]
     lengths = [len(s) for s in seqs]
-    if min(lengths) == 0:
-        raise ValueError("cannot score an empty token sequence")
     values = np.zeros(len(seqs), dtype=np.float64)
     pad_id = bundle.tokenizer.pad_token_id if bundle.tokenizer.pad_token_id is not None else 0
     model = bundle.model
@@ -243,7 +319,7 @@ def score_sequences(
         for r, i in enumerate(idx):
             ids[r, : lengths[i]] = torch.tensor(seqs[i])
             mask[r, : lengths[i]] = 1
-        logits = model(input_ids=ids.to(bundle.device), attention_mask=mask.to(bundle.device)).logits.double()
+        logits = classifier_logits(model, ids.to(bundle.device), mask.to(bundle.device)).double()
         scores = torch.softmax(logits, -1) if output == "probability" else logits
         t = torch.tensor([tgts[i] for i in idx], device=scores.device)
         values[idx] = scores.gather(1, t[:, None])[:, 0].double().cpu().numpy()
@@ -273,7 +349,7 @@ def predicted_classes(bundle: Any, encs: Sequence[Encoded]) -> tuple[np.ndarray,
 
     def run(idx: list[int]) -> None:
         ids, mask = pad_batch(bundle, [encs[i] for i in idx])
-        logits[idx] = model(input_ids=ids, attention_mask=mask).logits.double().cpu().numpy()
+        logits[idx] = classifier_logits(model, ids, mask).double().cpu().numpy()
 
     try:
         with first_position_readout(model):

@@ -66,7 +66,9 @@ class Protocol:
     ``aopc``: ``"eraser"`` = sum over bins / (number of bins + 1); ``"mean"`` = mean over the bins
     evaluated (ferret). Curves always use the full signed ranking and ``rounding="ceil"`` counts
     (0 at the start), so their points coincide with the bins' perturbations where the fractions meet.
-    Special tokens ([CLS], [SEP], <s>, </s>) are never ranked nor removed; ties keep text order.
+    Special tokens ([CLS], [SEP], <s>, </s>, as the tokenizer marks them) are never ranked nor removed;
+    ties keep text order. With a tokenizer that adds none (GPT-2, Qwen2), deleting every unit leaves
+    the empty input, read as the tokenizer's encoding of an empty text (one end-of-text token).
     """
 
     bins: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)

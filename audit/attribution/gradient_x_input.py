@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._forward import classifier_logits
 from .._util import length_batches, progress
 from .base import Attribution, check_output, encode_texts, pad_batch, resolve_targets
 
@@ -72,7 +73,7 @@ class GradientXInput:
                             raise ValueError(f"the tokenizer has no {self.baseline} token; choose another baseline")
                         base = emb(torch.full_like(ids, fill))
                 x = x.detach().requires_grad_(True)
-                logits = model(inputs_embeds=x, attention_mask=mask).logits
+                logits = classifier_logits(model, attention_mask=mask, inputs_embeds=x, reference_ids=ids)
                 probs = torch.softmax(logits.detach().float(), -1)
                 tgt = resolve_targets([targets[i] for i in idx] if per_text else targets, len(idx), probs.argmax(-1).tolist())
                 out = torch.softmax(logits, -1) if self.output == "probability" else logits

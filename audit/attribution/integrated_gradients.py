@@ -24,10 +24,12 @@ polynomials of degree ``n_steps - 1``).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
 
+from .._forward import classifier_logits
 from .._util import length_batches, progress
 from .base import Attribution, Encoded, encode_texts, pad_batch, resolve_targets
 
@@ -129,14 +131,24 @@ class IntegratedGradients:
 
         model = bundle.model
 
-        def forward(embeds, attention_mask):
-            logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits
+        def forward(embeds, attention_mask, ids=None):
+            # ``ids``: the token ids the embeddings stand for; a last-token classifier reads the
+            # same position for the text, the baseline and every point between them.
+            logits = classifier_logits(model, attention_mask=attention_mask, inputs_embeds=embeds, reference_ids=ids)
             return torch.softmax(logits, dim=-1) if self.output == "probability" else logits
 
         return forward
 
-    def baseline_embeddings(self, bundle: Any, ids: Any, special: Any) -> Any:
-        """Baseline in embedding space for a padded batch; special tokens and padding are kept."""
+    def baseline_embeddings(self, bundle: Any, ids: Any, special: Any, mask: Any = None) -> Any:
+        """Baseline in embedding space for a padded batch; special tokens and padding are kept.
+
+        A zero embedding is a singular point of models that normalise each position by its scale
+        before adding anything to it (RMSNorm decoders such as Llama, Qwen2, Gemma): the output
+        jumps within a hair of it, and integrated gradients from there need many steps or cannot be
+        made complete at all. The pad (or mask) token's embedding is zero when it is a padding row
+        that was never trained; for such a model and such a token the mean token embedding stands
+        in for the baseline token (see :meth:`mean_baseline_rows`).
+        """
         import torch
 
         emb = bundle.model.get_input_embeddings()
@@ -147,7 +159,27 @@ class IntegratedGradients:
         token_id = tok.pad_token_id if self.baseline == "pad" else tok.mask_token_id
         if token_id is None:
             raise ValueError(f"the tokenizer has no {self.baseline} token; choose another baseline")
-        return emb(torch.where(special, ids, torch.full_like(ids, token_id)))
+        base = emb(torch.where(special, ids, torch.full_like(ids, token_id)))
+        rows = self.mean_baseline_rows(bundle, special, mask)
+        if bool(rows.any()):
+            mean = emb.weight.mean(0).to(base.dtype)
+            swap = rows[:, None] & ~special
+            base = torch.where(swap.unsqueeze(-1), mean.expand_as(base), base)
+        return base
+
+    def mean_baseline_rows(self, bundle: Any, special: Any, mask: Any = None) -> Any:
+        """Rows whose baseline token is replaced by the mean embedding (see :meth:`baseline_embeddings`)."""
+        import torch
+
+        none = torch.zeros(special.shape[0], dtype=torch.bool, device=special.device)
+        if self.baseline == "zero":
+            return none
+        tok = bundle.tokenizer
+        token_id = tok.pad_token_id if self.baseline == "pad" else tok.mask_token_id
+        row = bundle.model.get_input_embeddings().weight[token_id]
+        if bool(row.detach().any()) or not zero_is_singular(bundle.model):
+            return none
+        return ~none
 
     def explain(self, bundle: Any, texts: Sequence[str], targets: Sequence[int] | int | str | None = None) -> list[Attribution]:
         """Attributions for every text, towards ``targets`` (the predicted class by default)."""
@@ -181,20 +213,21 @@ class IntegratedGradients:
                 special |= mask == 0  # padding stays padding in the baseline
                 with torch.no_grad():
                     inputs = model.get_input_embeddings()(ids)
-                    base = self.baseline_embeddings(bundle, ids, special)
-                    out_x = forward(inputs, mask)
-                    out_b = forward(base, mask)
+                    base = self.baseline_embeddings(bundle, ids, special, mask)
+                    mean_rows = self.mean_baseline_rows(bundle, special, mask).tolist()
+                    out_x = forward(inputs, mask, ids)
+                    out_b = forward(base, mask, ids)
                 predicted = out_x.argmax(-1).tolist()
                 tgt = resolve_targets(targets if not isinstance(targets, (list, tuple, np.ndarray)) else [targets[i] for i in idx],
                                       len(idx), predicted)
                 rows = max(len(idx), budget // ids.shape[1])
                 attr, delta = ig.attribute(
-                    inputs=inputs, baselines=base, target=tgt, additional_forward_args=(mask,),
+                    inputs=inputs, baselines=base, target=tgt, additional_forward_args=(mask, ids),
                     n_steps=self.n_steps, method=self.method, internal_batch_size=rows, return_convergence_delta=True,
                 )
                 token_scores = attr.sum(-1).detach().double().cpu().numpy()
-                probs = torch.softmax(model(inputs_embeds=inputs, attention_mask=mask).logits, -1).detach().cpu().numpy() \
-                    if self.output == "logit" else out_x.detach().cpu().numpy()
+                probs = torch.softmax(out_x, -1).detach().cpu().numpy() if self.output == "logit" \
+                    else out_x.detach().cpu().numpy()
                 for r, i in enumerate(idx):
                     e = items[r]
                     ts = token_scores[r, : len(e)]
@@ -211,6 +244,7 @@ class IntegratedGradients:
                             "flagged": bool(abs(d) > self.tolerance * diff and abs(d) > ABSOLUTE_FLOOR),
                             "prediction": int(predicted[r]), "probabilities": [float(p) for p in probs[r]],
                             "n_steps": self.n_steps,
+                            "baseline": "mean token embedding" if mean_rows[r] else self.baseline,
                         },
                     )
                 bar.update(len(idx))
@@ -252,10 +286,11 @@ class IntegratedGradients:
                 special |= mask == 0
                 with torch.no_grad():
                     inputs = emb_layer(ids)
-                    base = self.baseline_embeddings(bundle, ids, special)
-                    logits_x = model(inputs_embeds=inputs, attention_mask=mask).logits
+                    base = self.baseline_embeddings(bundle, ids, special, mask)
+                    mean_rows = self.mean_baseline_rows(bundle, special, mask).tolist()
+                    logits_x = classifier_logits(model, attention_mask=mask, inputs_embeds=inputs, reference_ids=ids)
                     out_x = torch.softmax(logits_x, -1) if self.output == "probability" else logits_x
-                    out_b = forward(base, mask)
+                    out_b = forward(base, mask, ids)
                 probs = torch.softmax(logits_x.double(), -1).cpu().numpy()
                 tgt = resolve_targets([targets[i] for i in idx] if per_text else targets, len(idx), probs.argmax(1).tolist())
                 t_idx = torch.tensor(tgt, device=out_x.device)
@@ -273,7 +308,7 @@ class IntegratedGradients:
                         r_idx = torch.tensor([r for r, _, _ in chunk], device=ids.device)
                         alphas = torch.tensor([a for _, _, a in chunk], dtype=inputs.dtype, device=ids.device)
                         point = (base[r_idx] + alphas[:, None, None] * diff[r_idx]).requires_grad_(True)
-                        out = forward(point, mask[r_idx])
+                        out = forward(point, mask[r_idx], ids[r_idx])
                         chosen = out.gather(1, t_idx[r_idx][:, None])[:, 0]
                         (grad,) = torch.autograd.grad(chosen.sum(), point)
                         contrib = (grad * diff[r_idx]).sum(-1).detach().double().cpu().numpy()
@@ -292,6 +327,7 @@ class IntegratedGradients:
                         "flagged": bool(abs(d) > self.tolerance * diff_f and abs(d) > ABSOLUTE_FLOOR),
                         "prediction": int(probs[r].argmax()), "probabilities": [float(p) for p in probs[r]],
                         "n_steps": int(plans[r].n_points),
+                        "baseline": "mean token embedding" if mean_rows[r] else self.baseline,
                     }
                     if self.adaptive:
                         info["local_error_bound"] = float(plans[r].error_bound())
@@ -304,6 +340,55 @@ class IntegratedGradients:
             bar.close()
             model.train(was_training)
         return results  # type: ignore[return-value]
+
+
+_SINGULAR: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def zero_is_singular(model: Any) -> bool:
+    """Whether a zero input embedding is a singular point of the model (checked once per model).
+
+    Each position of a probe sequence in turn is set to its token's embedding scaled by 0, 0.01 and
+    1. A model smooth at zero moves about 1% of the way from its output at 0 to its output at 1 when
+    the position goes to 0.01; a model that normalises each position by its scale has already made
+    a large part of the move (a quarter or more at some position that matters), so zero is a jump.
+    """
+    import torch
+
+    try:
+        hit = _SINGULAR.get(model)
+    except TypeError:
+        return False
+    if hit is not None:
+        return hit
+    emb = model.get_input_embeddings()
+    vocab = int(emb.weight.shape[0])
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (1, 6), generator=g).to(emb.weight.device)
+    mask = torch.ones_like(ids)
+    was_training = model.training
+    model.eval()
+    hit = False
+    try:
+        moves = []
+        with torch.no_grad():
+            x = emb(ids)
+            for pos in range(ids.shape[1]):
+                outs = []
+                for scale in (0.0, 0.01, 1.0):
+                    point = x.clone()
+                    point[0, pos] = x[0, pos] * scale
+                    outs.append(classifier_logits(model, attention_mask=mask, inputs_embeds=point, reference_ids=ids).double())
+                moves.append((float((outs[1] - outs[0]).norm()), float((outs[2] - outs[0]).norm())))
+        largest = max(full for _, full in moves)
+        # positions that barely matter are left out: there float rounding alone moves the output
+        hit = largest > 1e-6 and any(small > 0.25 * full for small, full in moves if full >= 0.1 * largest)
+    except Exception:  # an unfamiliar model: keep the chosen baseline
+        hit = False
+    finally:
+        model.train(was_training)
+    _SINGULAR[model] = hit
+    return hit
 
 
 class _FixedRule:

@@ -1,10 +1,10 @@
 """Plausibility: do the attributions point at the words a person marked as deciding the label?
 
 Rationales are given per whitespace-separated word of the text (``TextDataset.rationales``: one
-0/1 flag per ``text.split()`` word). They are mapped onto each method's words (the tokenizer's
-words, as in :attr:`Attribution.word_spans`) by character offsets: a method word is in the
-rationale when it lies inside a flagged whitespace word ("great." is one whitespace word and two
-tokenizer words, "great" and ".", both flagged). Scores are the signed word scores towards the
+0/1 flag per ``text.split()`` word). They are mapped onto each method's words
+(:attr:`Attribution.word_spans`, the same whitespace-separated words for every tokenizer) by
+character offsets: a method word takes the flag of the whitespace word it starts in, so attributions
+whose words were cut differently still line up. Scores are the signed word scores towards the
 explained class. Per text (ERASER, DeYoung et al. 2020):
 
 * **AUPRC**: area under the precision-recall curve of the scores against the flags (average

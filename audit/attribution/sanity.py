@@ -10,9 +10,15 @@ absolute values, at or above ``threshold`` at the last stage) is flagged: its pi
 depend on what the model learned. Attention rollout, for example, ignores the classification head
 entirely.
 
-Re-initialisation draws linear and embedding weights from N(0, initializer_range) (the model
-config's value, 0.02 if absent), sets biases to 0 and layer norms to the identity, all from a
-seeded generator.
+Layers are counted as the model's distinct sets of layer weights: a model that applies one set
+several times (ALBERT shares one layer group across all its layers) has as many layers to randomise
+as it has sets, and a stage asking for more randomises all of them; the stage's name and the
+protocol say how many sets there are and how often they are applied.
+
+Re-initialisation draws every weight matrix and embedding table (any parameter of two or more
+dimensions, so GPT-2's Conv1D layers too) from N(0, initializer_range) (the model config's value,
+0.02 if absent), sets biases to 0 and LayerNorms to the identity, all from a seeded generator; the
+scale vectors of other normalisation layers (RMSNorm) keep their values.
 """
 
 from __future__ import annotations
@@ -42,7 +48,11 @@ def head_modules(model: Any) -> list[tuple[str, Any]]:
 
 
 def encoder_layers(model: Any) -> list[tuple[str, Any]]:
-    """The encoder's transformer blocks, first to last (the longest ModuleList of identical blocks)."""
+    """The encoder's distinct transformer blocks, first to last (the longest ModuleList of identical blocks).
+
+    A model that reuses blocks (ALBERT) has fewer of them than ``config.num_hidden_layers``; see
+    :func:`layer_applications`.
+    """
     import torch
 
     best: tuple[str, Any] | None = None
@@ -55,26 +65,44 @@ def encoder_layers(model: Any) -> list[tuple[str, Any]]:
     return [(f"{best[0]}.{i}", layer) for i, layer in enumerate(best[1])]
 
 
-def reinitialise(module: Any, std: float, generator: Any) -> None:
-    """Re-draw a module's weights: N(0, std) for linear/embedding weights, 0 biases, identity layer norms."""
+def layer_applications(model: Any, n_blocks: int) -> int:
+    """How many layers the model runs with its ``n_blocks`` distinct blocks (more when blocks are shared)."""
+    cfg = getattr(model, "config", None)
+    n = getattr(cfg, "num_hidden_layers", None) if cfg is not None else None
+    return int(n) if isinstance(n, int) and n >= n_blocks else n_blocks
+
+
+def reinitialise(module: Any, std: float, generator: Any) -> list[str]:
+    """Re-draw a module's weights: N(0, std) for every weight matrix and embedding table (two or more
+    dimensions), 0 biases, identity LayerNorms. Returns the names of the parameters re-drawn or reset."""
     import torch
 
+    changed = []
     with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
-                w = torch.empty(m.weight.shape, dtype=torch.float32).normal_(0.0, std, generator=generator)
-                m.weight.copy_(w.to(m.weight.dtype))
-                if getattr(m, "bias", None) is not None:
-                    m.bias.zero_()
-            elif isinstance(m, torch.nn.LayerNorm):
-                if m.weight is not None:
-                    m.weight.fill_(1.0)
-                if m.bias is not None:
-                    m.bias.zero_()
+        for mod_name, m in module.named_modules():
+            layer_norm = isinstance(m, torch.nn.LayerNorm)
+            for p_name, p in m.named_parameters(recurse=False):
+                if layer_norm:
+                    p.fill_(1.0 if p_name == "weight" else 0.0)
+                elif p.dim() >= 2:
+                    w = torch.empty(p.shape, dtype=torch.float32).normal_(0.0, std, generator=generator)
+                    p.copy_(w.to(p.dtype))
+                elif p_name == "bias":
+                    p.zero_()
+                else:
+                    continue
+                changed.append(f"{mod_name}.{p_name}" if mod_name else p_name)
+    return changed
 
 
-def stage_name(n_layers: int) -> str:
-    return "classifier head" if n_layers == 0 else f"head + top {n_layers} layer{'s' if n_layers > 1 else ''}"
+def stage_name(n_layers: int, n_blocks: int | None = None, applied: int | None = None) -> str:
+    """A stage's name; with shared blocks (``applied > n_blocks``) it says how many sets and layers."""
+    if n_layers == 0:
+        return "classifier head"
+    if n_blocks is not None and applied is not None and applied > n_blocks:
+        sets = "the shared layer weights" if n_blocks == 1 else f"top {n_layers} of {n_blocks} shared layer groups"
+        return f"head + {sets} (used by all {applied} layers)" if n_layers == n_blocks else f"head + {sets}"
+    return f"head + top {n_layers} layer{'s' if n_layers > 1 else ''}"
 
 
 def parameter_randomisation(
@@ -91,13 +119,14 @@ def parameter_randomisation(
     """Re-explain ``original``'s texts on increasingly randomised copies of the model.
 
     ``layers``: the cumulative stages, as the number of top encoder layers re-initialised along
-    with the head (0 = head only). ``original``: ``{method: attributions}`` on the intact model,
+    with the head (0 = head only), counted in distinct sets of layer weights; a count above the
+    number of sets randomises all of them (recorded as ``requested_top_layers``). ``original``: ``{method: attributions}`` on the intact model,
     for the explainers given (matched by ``name``).
     """
     import torch
 
-    stages = sorted({int(n) for n in layers})
-    if not stages or stages[0] < 0:
+    requested = sorted({int(n) for n in layers})
+    if not requested or requested[0] < 0:
         raise ValueError(f"sanity layers must be non-negative layer counts, got {list(layers)}")
     names = [e.name for e in explainers]
     missing = [n for n in names if n not in original]
@@ -108,21 +137,32 @@ def parameter_randomisation(
     targets = [int(a.target) for a in first]
     model = copy.deepcopy(bundle.model)
     layer_list = encoder_layers(model)
-    if stages[-1] > len(layer_list):
-        raise ValueError(f"cannot randomise the top {stages[-1]} layers of a model with {len(layer_list)}")
+    n_blocks = len(layer_list)
+    applied = layer_applications(model, n_blocks)
+    stages: list[int] = []
+    asked: dict[int, int] = {}
+    for n in requested:  # more layers than the model has sets of: all of them, once
+        k = min(n, n_blocks)
+        if k not in asked:
+            stages.append(k)
+        asked[k] = n
     std = float(getattr(model.config, "initializer_range", None) or 0.02)
     copy_bundle = dataclasses.replace(bundle, model=model, _sha256=None)
     gen = torch.Generator().manual_seed(int(seed))
     done: set[str] = set()
+    n_params = 0
     out_stages = []
     for n_layers in stages:
         parts = head_modules(model) + layer_list[len(layer_list) - n_layers:]
         for name, module in parts:
             if name not in done:
-                reinitialise(module, std, gen)
+                reset = reinitialise(module, std, gen)
+                n_params += sum(int(p.numel()) for n, p in module.named_parameters() if n in reset)
                 done.add(name)
-        stage: dict[str, Any] = {"name": stage_name(n_layers), "top_layers": n_layers,
-                                 "randomised": sorted(done), "methods": {}}
+        stage: dict[str, Any] = {"name": stage_name(n_layers, n_blocks, applied), "top_layers": n_layers,
+                                 "randomised": sorted(done), "n_parameters_randomised": n_params, "methods": {}}
+        if asked[n_layers] != n_layers:
+            stage["requested_top_layers"] = asked[n_layers]
         for explainer in explainers:
             if progress_hook is not None:
                 progress_hook(f"{stage['name']}: {explainer.name}")
@@ -148,7 +188,9 @@ def parameter_randomisation(
             flagged.append(name)
     return {
         "protocol": {
-            "stages": [stage_name(n) for n in stages], "cumulative": True, "init": f"N(0, {std:g}) weights, zero biases, identity layer norms",
+            "stages": [stage_name(n, n_blocks, applied) for n in stages], "cumulative": True,
+            "init": f"N(0, {std:g}) weight matrices and embeddings, zero biases, identity LayerNorms",
+            "layers": {"distinct": n_blocks, "applied": applied, "shared": applied > n_blocks},
             "seed": seed, "targets": "the classes explained on the intact model", "unit": "words",
             "correlation": "spearman", "threshold": threshold,
             "flag_rule": "mean Spearman correlation (signed or absolute scores) at the last stage >= threshold",
@@ -159,4 +201,4 @@ def parameter_randomisation(
     }
 
 
-__all__ = ["encoder_layers", "head_modules", "parameter_randomisation", "reinitialise"]
+__all__ = ["encoder_layers", "head_modules", "layer_applications", "parameter_randomisation", "reinitialise"]

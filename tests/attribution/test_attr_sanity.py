@@ -48,5 +48,9 @@ def test_threshold_flags_unchanged_methods(tiny_dirs):
     original = {rollout.name: rollout.explain(b, TEXTS)}
     out = parameter_randomisation(b, [rollout], original, layers=(0,), threshold=0.5, n_boot=50)
     assert out["flagged"] == ["attention_rollout"]
-    with pytest.raises(ValueError, match="top 9 layers"):
-        parameter_randomisation(b, [rollout], original, layers=(9,))
+    # more layers than the model has: all of them, and the stage says what was asked
+    (stage,) = parameter_randomisation(b, [rollout], original, layers=(9,), n_boot=50)["stages"]
+    assert stage["top_layers"] == 2 and stage["requested_top_layers"] == 9
+    assert {"distilbert.transformer.layer.0", "distilbert.transformer.layer.1"} <= set(stage["randomised"])
+    with pytest.raises(ValueError, match="non-negative"):
+        parameter_randomisation(b, [rollout], original, layers=(-1,))

@@ -1,11 +1,11 @@
 """SHAP values against exact Shapley / Owen values computed by enumeration with the same masking.
 
-The masking is shap's text masker on the model's tokenizer: an absent token is replaced by the
-mask token, special tokens are always present. Test texts use words that are one token each, so
+The masking is the masker on the model's own tokens: an absent token is replaced by the mask
+token, special tokens are always present. Test texts use words that are one token each, so
 word coalitions are token coalitions.
 
 * ``algorithm="exact"`` equals the Shapley values by enumeration to 1e-9 (float64 model).
-* ``algorithm="partition"`` (the default) computes Owen values on shap's clustering of the tokens;
+* ``algorithm="partition"`` (the default) computes Owen values on the word hierarchy of the tokens;
   with a budget that visits the whole tree it equals the Owen values by enumeration to 1e-9.
 * Owen and Shapley values coincide for a model additive over tokens (tested exactly), and on a
   random transformer they differ by the interaction terms: stated tolerance, see
@@ -21,6 +21,7 @@ import torch
 
 from audit.attribution import SHAPText
 from audit.attribution.base import encode_texts
+from audit.attribution.shap_text import word_hierarchy
 from audit.models import load_model
 
 from _attr_models import token_weight_bundle
@@ -60,14 +61,12 @@ def exact_shapley(bundle, text, target):
 
 
 def exact_owen(bundle, text, target):
-    """Owen values on shap's partition tree: for each leaf, the mean over every in/out choice of the
-    sibling subtree at each level above it of f(context + leaf) - f(context)."""
-    import shap
-
+    """Owen values on the masker's partition tree: for each leaf, the mean over every in/out choice of
+    the sibling subtree at each level above it of f(context + leaf) - f(context)."""
     (e,) = encode_texts(bundle, [text])
-    masker = shap.maskers.Text(bundle.tokenizer, mask_token=bundle.tokenizer.mask_token_id, output_type="token_ids")
-    tree = masker.clustering(text)
-    m = len(e)
+    free = [p for p, sp in enumerate(e.special) if not sp]
+    tree = word_hierarchy([e.word_ids[p] for p in free])
+    m = len(free)
     assert tree.shape[0] == m - 1
     children = {m + i: (int(a), int(b)) for i, (a, b, *_) in enumerate(tree)}
 
@@ -80,11 +79,9 @@ def exact_owen(bundle, text, target):
     parent = {}
     for node, (a, b) in children.items():
         parent[a], parent[b] = (node, b), (node, a)
-    phi = np.zeros(m)
+    phi = np.zeros(len(e))
     sets, plan = [], []
     for leaf in range(m):
-        if e.special[leaf]:
-            continue
         siblings = []
         node = leaf
         while node in parent:
@@ -93,10 +90,10 @@ def exact_owen(bundle, text, target):
         for mask in range(1 << len(siblings)):
             ctx = set().union(*[s for j, s in enumerate(siblings) if mask >> j & 1])
             plan.append((leaf, len(siblings)))
-            sets += [frozenset(ctx | {leaf}), frozenset(ctx - {leaf})]
+            sets += [frozenset(free[i] for i in ctx | {leaf}), frozenset(free[i] for i in ctx - {leaf})]
     vals, _ = _values(bundle, text, target, sets)
     for j, (leaf, depth) in enumerate(plan):
-        phi[leaf] += (vals[2 * j] - vals[2 * j + 1]) / (1 << depth)
+        phi[free[leaf]] += (vals[2 * j] - vals[2 * j + 1]) / (1 << depth)
     return phi
 
 
