@@ -19,7 +19,9 @@ from .gate import Verdict
 
 MARKERS = {"pass": "PASS", "warn": "WARN", "fail": "**FAIL**", "error": "**ERROR**"}
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
-_PUNCT = set("\\`*_{}[]()#+-.!|~:@$=^")
+# inline markdown syntax: code, emphasis, links and images, table cells, strikethrough, math,
+# mentions and references (line-start syntax such as lists cannot occur: text never starts a line)
+_PUNCT = set("\\`*_[]|~!$@#")
 # control characters and bidirectional overrides would garble or disguise the text around them
 _HIDDEN = re.compile("[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 

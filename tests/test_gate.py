@@ -188,7 +188,7 @@ def test_check_rejudges_with_a_stricter_file_and_trips(tmp_path, capsys):
     assert '"performance.min_accuracy": 0.9' in out and "gate tripped" in err
     failure = ET.parse(xml).getroot().find("testsuite/testcase[@name='accuracy']/failure")
     assert failure is not None
-    assert "| performance\\.min\\_accuracy | 0.9 |" in md.read_text()
+    assert "| performance.min\\_accuracy | 0.9 |" in md.read_text()
     # a flag wins over the file
     assert main(["check", str(path), "--thresholds", str(strict), "--threshold", "performance.min_accuracy=0.8", "-q"]) == 0
 
@@ -351,3 +351,31 @@ def test_analysis_thresholds_reach_the_analysis_options():
     assert d["analysis_options"]["robustness"]["max_attack_success"] == 0.2
     assert d["thresholds"]["privacy.max_auc"] == 0.55 and d["thresholds"]["robustness.max_attack_success"] == 0.2
     assert copy.deepcopy(d) == d
+
+
+def test_demo_and_train_gate(monkeypatch, tmp_path, capsys):
+    """The demo command judges the result of the demo pipeline with the thresholds it was given."""
+    import audit.pipeline as pipeline
+
+    seen = {}
+
+    def fake_run_demo(out_dir, config, device="auto"):
+        seen["audit"] = config.audit
+        checks = model_checks("baseline", perf_section(accuracy=0.84, ece=0.2), config.audit)
+        result = AuditResult(run={"config": {"audit": config.audit.to_dict()}}, data={},
+                             models={"baseline": perf_section()}, checks=checks)
+        pipeline.write_outputs(result, out_dir)
+        return result
+
+    monkeypatch.setattr(pipeline, "run_demo", fake_run_demo)
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--quiet", "--junit", str(out / "j.xml"), "--junit-warn", "skipped"]
+    assert main(args + ["--fail-on", "fail"]) == 0  # ECE 0.2 above 0.1 only warns
+    assert main(args + ["--fail-on", "warn"]) == 1
+    assert ET.parse(out / "j.xml").getroot().get("skipped") == "1"
+    assert main(args + ["--fail-on", "fail", "--threshold", "performance.min_accuracy=0.9"]) == 1
+    assert seen["audit"].min_accuracy == 0.9
+    assert main(args + ["--ig-tolerance", "0.2", "--threshold", "explanations.ig_tolerance=0.3"]) == 0
+    assert seen["audit"].ig_tolerance == 0.2  # the explicit flag wins
+    rc = main(["train", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "t"), "--no-report", "--fail-on", "fail"])
+    assert rc == 2 and "--no-report" in capsys.readouterr().err
