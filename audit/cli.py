@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "code, write JUnit / markdown (no recomputation)")
     p.add_argument("results", help="results.json of an earlier audit")
     _gate_args(p, fail_on="fail")
-    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors and the verdict of a tripped gate")
     return parser
 
 
@@ -398,8 +398,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except TypeError as exc:  # a check with keys other than name, status, value, threshold, message
         raise ValueError(f"{path}: a check is malformed ({exc})") from exc
     checks, notes = rejudge(results, args.threshold_values)
-    saved = ((results.get("run") or {}).get("config") or {}).get("audit", {}).get("thresholds") or {}
-    used = {**saved, **args.threshold_values}
+    used = {**_saved_thresholds(results), **args.threshold_values}
     if not args.quiet:
         for c in checks:
             print(f"{c['status'].upper():5}  {c['name']}: {c.get('message', '')}")
@@ -419,18 +418,27 @@ def _gate(args: argparse.Namespace, results: dict[str, Any], source: str, *, thr
     checks = list(results.get("checks") or [])
     verdict = judge(checks, args.fail_on)
     if thresholds is None:
-        thresholds = ((results.get("run") or {}).get("config") or {}).get("audit", {}).get("thresholds") or {}
+        thresholds = _saved_thresholds(results)
     written = []
     if args.junit:
-        written.append(junit.write(args.junit, checks, (results.get("models") or {}).keys(), warn_as=args.junit_warn))
+        models = results.get("models") if isinstance(results.get("models"), dict) else {}
+        written.append(junit.write(args.junit, checks, models.keys(), warn_as=args.junit_warn))
     if args.summary_md:
         written.append(summary_md.write(args.summary_md, results, checks, verdict, thresholds, notes, source))
     _report_paths(args, written)
-    if args.fail_on != "never" or args.command == "check":
+    if verdict.tripped or (not args.quiet and (args.fail_on != "never" or args.command == "check")):
         print(f"{PROG}: {verdict.line()}", file=sys.stderr, flush=True)
         for name in verdict.tripping:
             _say(args, f"tripped by: {name}")
     return verdict.exit_code
+
+
+def _saved_thresholds(results: dict[str, Any]) -> dict[str, Any]:
+    """The thresholds a saved audit recorded (run.config.audit.thresholds), or none."""
+    node: Any = results
+    for key in ("run", "config", "audit", "thresholds"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return dict(node) if isinstance(node, dict) else {}
 
 
 def _prepare_gate(args: argparse.Namespace) -> None:

@@ -63,7 +63,8 @@ def _checks_table(checks: Iterable[Mapping[str, Any]]) -> list[str]:
 def _metrics_table(models: Mapping[str, Any]) -> list[str]:
     rows = ["| Model | Headline metric | Macro-F1 | ECE | Examples |", "| --- | --- | --- | --- | --- |"]
     for name, section in models.items():
-        perf = (section or {}).get("performance") or {} if isinstance(section, Mapping) else {}
+        perf = section.get("performance") if isinstance(section, Mapping) else None
+        perf = perf if isinstance(perf, Mapping) else {}
         if perf.get("problem_type") == "multi_label":
             head = f"micro-F1 {_percent(perf.get('f1_micro'))}"
         else:
@@ -80,7 +81,7 @@ def render(results: Mapping[str, Any], checks: list[Mapping[str, Any]], verdict:
     if source:
         lines += [f"Results: {escape(source)}", ""]
     lines += _checks_table(checks) + [""]
-    if results.get("models"):
+    if isinstance(results.get("models"), Mapping) and results["models"]:
         lines += ["#### Headline metrics", ""] + _metrics_table(results["models"]) + [""]
     if thresholds:
         lines += ["#### Thresholds", "", "| Threshold | Value |", "| --- | --- |"]

@@ -230,8 +230,14 @@ def specs_for(check_name: str) -> list[Threshold]:
     return [t for t in SPEC if re.fullmatch(t.checks, check_name)]
 
 
+def _dig(node: Any, *keys: str) -> Any:
+    for key in keys:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
 def _best_tpr_at_1pct(section: Mapping[str, Any]) -> float | None:
-    attacks = ((section.get("privacy_audit") or {}).get("membership_inference") or {}).get("attacks")
+    attacks = _dig(section, "privacy_audit", "membership_inference", "attacks")
     best = None
     for attack in (attacks.values() if isinstance(attacks, Mapping) else []):
         rows = attack.get("tpr_at_fpr") if isinstance(attack, Mapping) else None
@@ -242,8 +248,7 @@ def _best_tpr_at_1pct(section: Mapping[str, Any]) -> float | None:
 
 
 def _saved_privacy_threshold(section: Mapping[str, Any], name: str, default: float) -> float:
-    saved = ((section.get("privacy_audit") or {}).get("protocol") or {}).get("thresholds") or {}
-    value = _number(saved.get(name)) if isinstance(saved, Mapping) else None
+    value = _number(_dig(section, "privacy_audit", "protocol", "thresholds", name))
     return default if value is None else value
 
 
@@ -255,7 +260,7 @@ def rejudge(results: Mapping[str, Any], overrides: Mapping[str, float]) -> tuple
     with the new threshold and a note in their message) and notes on every override that could
     not be applied.
     """
-    models = results.get("models") or {}
+    models = results.get("models") if isinstance(results.get("models"), Mapping) else {}
     notes: list[str] = []
     used: set[str] = set()
     out: list[dict[str, Any]] = []
@@ -266,8 +271,9 @@ def rejudge(results: Mapping[str, Any], overrides: Mapping[str, float]) -> tuple
         for spec in given:
             used.add(spec.key)
         judged = [t for t in given if t.rejudge]
+        section = models.get(model) if isinstance(models.get(model), Mapping) else {}
         if judged and check.get("status") != "error":
-            check = _rejudge_one(check, judged, overrides, models.get(model) or {}, notes)
+            check = _rejudge_one(check, judged, overrides, section, notes)
         out.append(check)
     for key in overrides:
         spec = BY_KEY[key]

@@ -379,3 +379,43 @@ def test_demo_and_train_gate(monkeypatch, tmp_path, capsys):
     assert seen["audit"].ig_tolerance == 0.2  # the explicit flag wins
     rc = main(["train", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "t"), "--no-report", "--fail-on", "fail"])
     assert rc == 2 and "--no-report" in capsys.readouterr().err
+
+
+def test_thresholds_reach_a_real_robustness_run(tiny_dirs):
+    """An overridden analysis threshold is what the analysis records and what its checks use."""
+    from audit.demo import demo_splits
+    from audit.models import load_model
+    from audit.pipeline import run_audit
+    from audit.thresholds import configure
+
+    bundle = load_model(tiny_dirs["roberta"], device="cpu", label_names=["negative", "positive"])
+    _, ev = demo_splits(n=40, seed=3)
+    config = AuditConfig(explain=False, show_progress=False, analyses=("robustness",),
+                         analysis_options={"robustness": {"n_invariance": 4, "n_attack": 3, "n_radius": 2, "query_budget": 30}})
+    configure(config, {"robustness.max_attack_success": 0.123, "robustness.min_certified": 0.987})
+    d = run_audit(bundle, ev, config).to_dict()
+    assert d["models"]["baseline"]["robustness"]["protocol"]["config"]["max_attack_success"] == 0.123
+    judged = {c["name"].split(": ", 1)[1]: c["threshold"] for c in d["checks"]}
+    attack = [t for name, t in judged.items() if "attack" in name]
+    assert attack and all(t == 0.123 for t in attack)
+    assert judged.get("radius-1 certificate", 0.987) == 0.987
+    assert d["run"]["config"]["audit"]["thresholds"]["robustness.min_certified"] == 0.987
+
+
+def test_check_survives_malformed_sections(tmp_path, capsys):
+    """Sections of the wrong type are read as missing: the saved statuses still gate."""
+    results = saved_results()
+    results["run"] = {"config": ["not", "a", "mapping"]}
+    results["models"]["baseline"]["privacy_audit"] = "garbled"
+    path = write_results(tmp_path / "results.json", results)
+    rc = main(["check", str(path), "--threshold", "privacy.max_tpr_at_1pct_fpr=0.01", "--summary-md", str(tmp_path / "s.md"),
+               "--junit", str(tmp_path / "j.xml")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "hold no TPR at 1% FPR" in out
+    results["models"] = ["baseline"]
+    path = write_results(tmp_path / "results.json", results)
+    assert main(["check", str(path), "--threshold", "performance.min_accuracy=0.9", "-q",
+                 "--summary-md", str(tmp_path / "s.md")]) == 0  # no model sections: nothing is re-judged
+    bad = results | {"checks": [{"name": "x", "status": "fine"}]}
+    assert main(["check", str(write_results(tmp_path / "bad.json", bad))]) == 2
+    assert "fine" in capsys.readouterr().err
