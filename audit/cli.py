@@ -189,7 +189,7 @@ def _configure_thresholds(args: argparse.Namespace, config: Any) -> Any:
     """The thresholds file and flags into ``config``; an explicit --ig-tolerance wins over both."""
     from .thresholds import configure
 
-    overrides = dict(args.threshold_values)
+    overrides = dict(getattr(args, "threshold_values", None) or {})
     if args.ig_tolerance is not None:
         overrides["explanations.ig_tolerance"] = args.ig_tolerance
     return configure(config, overrides)
