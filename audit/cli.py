@@ -45,7 +45,8 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
                         "under --ig-tolerance; the others use --ig-steps for every text")
     p.add_argument("--ig-output", choices=("logit", "probability"), default="logit", help="attribute the target logit (default) or probability")
     p.add_argument("--ig-baseline", choices=("pad", "mask", "zero"), default="pad", help="integrated-gradients baseline (default pad)")
-    p.add_argument("--ig-tolerance", type=float, default=0.01, help="completeness error above which an example is flagged (default 0.01)")
+    p.add_argument("--ig-tolerance", type=float, default=None,
+                   help="completeness error above which an example is flagged (default 0.01, or explanations.ig_tolerance of --thresholds)")
     g = p.add_argument_group("explanation quality and robustness")
     g.add_argument("--no-faithfulness", action="store_true",
                    help="skip explanation quality (faithfulness, plausibility, agreement and sanity of every method)")
@@ -53,6 +54,22 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--probe", action="store_true", help="run the robustness probe (on by default; see --no-robustness)")
     g.add_argument("--no-robustness", action="store_true", help="skip the robustness probe (invariance tests, attacks, certificates)")
     g.add_argument("--attack-texts", type=int, default=None, help="texts each attack family is run on (default 100; the demo uses 50)")
+
+
+def _gate_args(p: argparse.ArgumentParser, fail_on: str = "never") -> None:
+    g = p.add_argument_group("gating and CI outputs (exit 0: passed, 1: the gate tripped, 2: usage or input error)")
+    g.add_argument("--fail-on", choices=("fail", "warn", "never"), default=fail_on,
+                   help="exit 1 when a check is at this level or worse: 'fail' trips on fail or error checks, 'warn' "
+                        f"also on warnings, 'never' does not gate (default {fail_on})")
+    g.add_argument("--thresholds", metavar="FILE", default=None,
+                   help="TOML file of check thresholds, e.g. [performance] min_accuracy = 0.9 (see docs/ci.md)")
+    g.add_argument("--threshold", metavar="KEY=VALUE", action="append", default=[],
+                   help="one threshold, e.g. performance.min_accuracy=0.9 (repeatable; wins over --thresholds)")
+    g.add_argument("--junit", metavar="PATH", default=None, help="write the checks as JUnit XML (one testsuite per model)")
+    g.add_argument("--junit-warn", choices=("system-out", "skipped"), default="system-out",
+                   help="a warning in JUnit: a passing testcase with the message in system-out (default) or a skipped one")
+    g.add_argument("--summary-md", metavar="PATH", default=None,
+                   help="write a markdown summary (verdict, checks, headline metrics), e.g. \"$GITHUB_STEP_SUMMARY\"")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "10 gets within a few points of the non-private model)")
     p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
     _explain_args(p)
+    _gate_args(p)
     _common(p)
 
     p = sub.add_parser("train", help="fine-tune a model (the embedded backbone by default) on a labelled file")
@@ -96,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
     g.add_argument("--max-physical-batch-size", type=int, default=None, help="largest batch held in memory at once")
     _explain_args(p)
+    _gate_args(p)
     _common(p)
 
     p = sub.add_parser("run", help="audit a trained model on a labelled file")
@@ -114,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ledger", help="privacy_ledger.json of a DP-trained model (default: the one in the model directory)")
     g.add_argument("--show-training-text", action="store_true", help="print training texts of the most exposed records in the report")
     _explain_args(p)
+    _gate_args(p)
     _common(p)
 
     p = sub.add_parser("render", help="re-render report.html from a results.json without recomputing")
@@ -158,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare models evaluated on different data (refused by default); no paired statistics")
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("check", help="gate on a saved results.json: re-judge its checks against thresholds, set the exit "
+                                     "code, write JUnit / markdown (no recomputation)")
+    p.add_argument("results", help="results.json of an earlier audit")
+    _gate_args(p, fail_on="fail")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors and the verdict of a tripped gate")
     return parser
 
 
@@ -188,13 +214,23 @@ def _audit_config(args: argparse.Namespace, analysis_options: dict[str, dict[str
         options.setdefault("faithfulness", {})["n_examples"] = args.faithfulness_examples
     if args.attack_texts is not None:
         options.setdefault("robustness", {})["n_attack"] = args.attack_texts
-    return AuditConfig(
+    config = AuditConfig(
         seed=args.seed, max_length=args.max_length, explain=not args.no_explain, examples_per_category=args.examples,
         ig_steps=args.ig_steps, ig_method=args.ig_method, ig_baseline=args.ig_baseline, ig_output=args.ig_output,
-        ig_tolerance=args.ig_tolerance,
         show_progress=not args.quiet, analyses=tuple(a for a in DEFAULT_ANALYSES if not skip.get(a)),
         analysis_options={k: v for k, v in options.items() if not skip.get(k)},
     )
+    return _configure_thresholds(args, config)
+
+
+def _configure_thresholds(args: argparse.Namespace, config: Any) -> Any:
+    """The thresholds file and flags into ``config``; an explicit --ig-tolerance wins over both."""
+    from .thresholds import configure
+
+    overrides = dict(getattr(args, "threshold_values", None) or {})
+    if args.ig_tolerance is not None:
+        overrides["explanations.ig_tolerance"] = args.ig_tolerance
+    return configure(config, overrides)
 
 
 def _load_data(args: argparse.Namespace, path: str, label_names: Any = None, multi_label: bool | None = None) -> Any:
@@ -229,7 +265,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(args, f"overall status: {result.status}")
     out = Path(args.out)
     _report_paths(args, [out / "report.html", out / "results.json"])
-    return 0
+    return _gate(args, result.to_dict(), str(out / "results.json"))
 
 
 def _headline(perf: dict[str, Any]) -> str:
@@ -278,6 +314,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = run_audit({name: bundle}, eval_data, _audit_config(args), train_data=train, trainings={name: record},
                            command="train", timings=timings, extra_config={"train": vars_for_record(args)})
         _report_paths(args, write_outputs(result, out))
+        return _gate(args, result.to_dict(), str(out / "results.json"))
     return 0
 
 
@@ -322,7 +359,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                        trainings={name: saved} if saved else None, extra_config={"run": vars_for_record(args)})
     result.data.update({"text_column": args.text_column, "label_column": args.label_columns or args.label_column})
     _report_paths(args, write_outputs(result, Path(args.out)))
-    return 0
+    return _gate(args, result.to_dict(), str(Path(args.out) / "results.json"))
 
 
 def _saved_training(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
@@ -434,10 +471,75 @@ def _compare_line(pair: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "card": cmd_card,
-            "compare": cmd_compare}
+def cmd_check(args: argparse.Namespace) -> int:
+    """Gate on saved results: the checks are judged again only where a threshold was given."""
+    import json
+
+    from .results import AuditResult
+    from .thresholds import rejudge
+
+    path = Path(args.results)
+    try:
+        results = AuditResult.load(path).to_dict()  # validates the schema version and every check's status
+    except TypeError as exc:  # a check with keys other than name, status, value, threshold, message
+        raise ValueError(f"{path}: a check is malformed ({exc})") from exc
+    checks, notes = rejudge(results, args.threshold_values)
+    used = {**_saved_thresholds(results), **args.threshold_values}
+    if not args.quiet:
+        for c in checks:
+            print(f"{c['status'].upper():5}  {c['name']}: {c.get('message', '')}")
+        for note in notes:
+            print(f"note: {note}")
+        if used:
+            print("thresholds: " + json.dumps(used, sort_keys=True))
+    return _gate(args, {**results, "checks": checks}, str(path), thresholds=used, notes=notes)
+
+
+def _gate(args: argparse.Namespace, results: dict[str, Any], source: str, *, thresholds: dict[str, float] | None = None,
+          notes: Sequence[str] = ()) -> int:
+    """Write the CI outputs asked for and return the exit code of the --fail-on gate."""
+    from . import junit, summary_md
+    from .gate import judge
+
+    checks = list(results.get("checks") or [])
+    verdict = judge(checks, args.fail_on)
+    if thresholds is None:
+        thresholds = _saved_thresholds(results)
+    written = []
+    if args.junit:
+        models = results.get("models") if isinstance(results.get("models"), dict) else {}
+        written.append(junit.write(args.junit, checks, models.keys(), warn_as=args.junit_warn))
+    if args.summary_md:
+        written.append(summary_md.write(args.summary_md, results, checks, verdict, thresholds, notes, source))
+    _report_paths(args, written)
+    if verdict.tripped or (not args.quiet and (args.fail_on != "never" or args.command == "check")):
+        print(f"{PROG}: {verdict.line()}", file=sys.stderr, flush=True)
+        for name in verdict.tripping:
+            _say(args, f"tripped by: {name}")
+    return verdict.exit_code
+
+
+def _saved_thresholds(results: dict[str, Any]) -> dict[str, Any]:
+    """The thresholds a saved audit recorded (run.config.audit.thresholds), or none."""
+    node: Any = results
+    for key in ("run", "config", "audit", "thresholds"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return dict(node) if isinstance(node, dict) else {}
+
+
+def _prepare_gate(args: argparse.Namespace) -> None:
+    """Read the thresholds before any work, so a bad file fails at once."""
+    from .thresholds import gather
+
+    args.threshold_values = gather(args.thresholds, args.threshold)
+    if getattr(args, "no_report", False) and (args.junit or args.summary_md or args.fail_on != "never"):
+        raise ValueError("--no-report audits nothing, so --fail-on, --junit and --summary-md have nothing to judge")
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "check": cmd_check,
+            "card": cmd_card, "compare": cmd_compare}
 #: Commands that only read saved results: they never load the model libraries.
-LIGHT_COMMANDS = ("render", "card", "compare")
+LIGHT_COMMANDS = ("render", "check", "card", "compare")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -458,13 +560,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .models import ModelError
 
     try:
+        if hasattr(args, "fail_on"):
+            _prepare_gate(args)
         return COMMANDS[args.command](args)
-    except (DataError, ModelError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (DataError, ModelError, OSError, ValueError, RuntimeError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"{PROG}: internal error (exit status 3); please report it with the traceback above", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

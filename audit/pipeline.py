@@ -18,6 +18,7 @@ import numpy as np
 
 from ._util import library_versions, platform_string, set_seed
 from .results import AuditResult, Check
+from .thresholds import analysis_options
 
 log = logging.getLogger("audit")
 
@@ -69,14 +70,22 @@ class AuditConfig:
     show_progress: bool = True
     analyses: tuple[str, ...] = DEFAULT_ANALYSES
     analysis_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: thresholds set by a thresholds file or flags, by key of ``audit.thresholds.SPEC``; those of an
+    #: analysis are merged into its options when it runs
+    threshold_overrides: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain settings for results.json; analysis options are described by their module (no raw data)."""
+        """Plain settings for results.json; analysis options are described by their module (no raw data).
+        ``thresholds`` holds every threshold the checks were judged by."""
+        from .thresholds import effective
+
         d = asdict(replace(self, analysis_options={}))
+        d["thresholds"] = effective(self)
         d["explain_methods"] = list(self.explain_methods)
         d["analyses"] = list(self.analyses)
         d["analysis_options"] = {}
         for key, opts in self.analysis_options.items():
+            opts = analysis_options(key, opts, self.threshold_overrides)
             describe = getattr(_analysis_module(key), "describe_options", None) if key in ANALYSES else None
             d["analysis_options"][key] = describe(opts) if describe else dict(opts)
         return d
@@ -287,8 +296,9 @@ def audit_model(bundle: Any, eval_data: Any, config: AuditConfig, *, training: A
             section[key] = {"not_applicable": True,
                             "reason": f"not applicable to multi-label classifiers: {NOT_FOR_MULTI_LABEL[key]}"}
             continue
+        options = analysis_options(key, config.analysis_options.get(key, {}), config.threshold_overrides)
         section[key] = _analysis_module(key).analyse(
-            bundle, eval_data, dict(config.analysis_options.get(key, {})), train_data=train_data, seed=config.seed,
+            bundle, eval_data, options, train_data=train_data, seed=config.seed,
             show_progress=config.show_progress, context={"probabilities": probs, "section": section},
         )
         timings[f"{prefix}{key}"] = time.perf_counter() - t0
