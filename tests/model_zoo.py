@@ -72,6 +72,7 @@ class ZooModel:
     arch: str
     tokenizer: str
     decoder: bool = False
+    tokenizer_class: str | None = None  # as the Hub ships it, when it differs from the family's usual class
     options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
@@ -90,9 +91,9 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("modernbert", "bytelevel-bpe-cls"),
     ZooModel("gpt2", "gpt2-bpe", decoder=True),
     ZooModel("llama", "sp-bpe", decoder=True),
-    ZooModel("qwen2", "gpt2-bpe", decoder=True),
+    ZooModel("qwen2", "gpt2-bpe", decoder=True, tokenizer_class="Qwen2Tokenizer"),
     ZooModel("mistral", "sp-bpe", decoder=True),
-    ZooModel("gemma", "sp-bpe", decoder=True),
+    ZooModel("gemma", "sp-bpe", decoder=True, tokenizer_class="PreTrainedTokenizerFast"),
 )
 BY_NAME = {m.name: m for m in ZOO}
 
@@ -262,9 +263,9 @@ def build(name: str, out: Path, num_labels: int = 2, *, seed: int = 0, problem_t
     out = Path(out)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    spec = TOKENIZERS[BY_NAME[name].tokenizer]
+    entry = BY_NAME[name]
     cfg_path = out / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = spec.tokenizer_class  # as the Hub ships it
+    cfg["tokenizer_class"] = entry.tokenizer_class or TOKENIZERS[entry.tokenizer].tokenizer_class  # as the Hub ships it
     cfg_path.write_text(json.dumps(cfg, indent=2))
     return out

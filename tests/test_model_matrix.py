@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dp_exactness import zero_noise_step
 from model_zoo import TOKENIZERS, ZOO, build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,12 +56,17 @@ def _record(name: str, command: str, **facts) -> None:
 def _tokenizer_facts(model_dir: Path) -> dict:
     from audit.models import load_model
 
+    from audit._forward import is_last_token_classifier
+    from audit._readout import readout_available
+
     b = load_model(model_dir, device="cpu")
     tok = b.tokenizer
     ids = tok(["x"])["input_ids"][0]
     specials = [t for t in tok.convert_ids_to_tokens(ids) if t in tok.all_special_tokens]
+    reads = "last non-pad token" if is_last_token_classifier(b.model) else "first token"
     return {"class": json.loads((model_dir / "tokenizer_config.json").read_text()).get("tokenizer_class"),
-            "padding_side": tok.padding_side, "specials": specials, "model_class": type(b.model).__name__}
+            "padding_side": tok.padding_side, "specials": specials, "model_class": type(b.model).__name__,
+            "reads": reads + (" (short last layer)" if readout_available(b.model) else "")}
 
 
 @pytest.mark.parametrize("zoo", ZOO, ids=lambda m: m.name)
@@ -99,7 +105,15 @@ def test_train_private(zoo, model_dirs, data_csv, tmp_path):
          "--out", str(out), "--epochs", "1", "--batch-size", "64", "--max-length", "48", "--no-report")
     ledger = json.loads((out / "model" / "privacy_ledger.json").read_text())
     assert ledger["epsilon"] <= 8.0 + 1e-6 and ledger["steps"] >= 1
-    _record(zoo.name, "train-dp", clipping=ledger["grad_sample_mode"], trainable=ledger["trainable_scope"])
+    # the zero-noise exactness check of a DP step with the same defaults, on the model as shipped
+    from audit.models import load_model
+    from audit.training.private import DEFAULTS
+
+    check = zero_noise_step(load_model(model_dirs[zoo.name], device="cpu"), DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"])
+    assert check.n_clipped == len(check.reference_norms) // 2  # both branches of the clip are exercised
+    assert check.relative_error <= 1e-6, check.relative_error
+    _record(zoo.name, "train-dp", clipping=ledger["grad_sample_mode"], trainable=ledger["trainable_scope"],
+            exactness=check.relative_error)
 
 
 @pytest.mark.parametrize("zoo", ZOO, ids=lambda m: m.name)
@@ -116,9 +130,9 @@ def test_render(zoo, tmp_path):
 
 def models_table(records: dict[str, dict[str, dict]]) -> str:
     """The compatibility table of docs/models.md from the matrix records."""
-    head = ("| Architecture | Model class | Tokenizer | Special tokens added | Padding "
-            "| `audit run` | `audit train` | `audit train --dp` | `audit render` |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| Architecture | Model class | Tokenizer | Special tokens added | Padding | Classifier reads "
+            "| `audit run` | `audit train` | `audit train --dp` | DP step vs per-example loop | `audit render` |")
+    lines = [head, "|" + "---|" * 11]
     for m in ZOO:
         rec = records.get(m.name, {})
         tok = rec.get("run", {}).get("tokenizer", {})
@@ -129,10 +143,12 @@ def models_table(records: dict[str, dict[str, dict]]) -> str:
 
         dp = rec.get("train-dp", {})
         dp_extra = f" ({dp['clipping']} clipping)" if dp.get("clipping") else ""
+        exact = "equal (relative error ≤ 1e-6)" if "exactness" in dp else "not run"
         lines.append(
-            f"| {m.arch} | {tok.get('model_class', '?')} | {spec.family} ({tok.get('class', spec.tokenizer_class)}) "
-            f"| {' '.join(f'`{s}`' for s in tok.get('specials', [])) or 'none'} | {tok.get('padding_side', spec.padding_side)} "
-            f"| {cell('run')} | {cell('train')} | {cell('train-dp', dp_extra)} | {cell('render')} |"
+            f"| {m.arch} | {tok.get('model_class', '?')} | {spec.family} ({tok.get('class', '?')}) "
+            f"| {' '.join(f'`{s}`' for s in tok.get('specials', [])) or 'none'} | {tok.get('padding_side', '?')} "
+            f"| {tok.get('reads', '?')} | {cell('run')} | {cell('train')} | {cell('train-dp', dp_extra)} | {exact} "
+            f"| {cell('render')} |"
         )
     return "\n".join(lines) + "\n"
 

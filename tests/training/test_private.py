@@ -324,15 +324,13 @@ def test_unused_parameters_are_frozen_and_misused_ones_refused(tiny_dirs):
 
 # --- every architecture of the zoo: one zero-noise step equals the per-example loop -------------------------------
 
+from dp_exactness import zero_noise_step  # noqa: E402
 from model_zoo import ZOO, build  # noqa: E402
 
 SHARING = ("albert+unigram-cls", "deberta-v2+unigram-cls")  # one block at every depth / relative embeddings
 ZOO_CASES = ([(m.name, DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"]) for m in ZOO]
              + [(n, "all", DEFAULTS["grad_sample_mode"]) for n in (*SHARING, "gemma+sp-bpe")]
              + [("albert+unigram-cls", "all", "hooks"), ("albert+unigram-cls", "all", "per-example")])
-ZOO_TEXTS = ["the film was great and the acting superb", "dull", "a dull plot but a great cast overall, really",
-             "not bad at all", "terrible terrible terrible film", "wonderful, I would watch it again tomorrow"]
-ZOO_LABELS = [1, 0, 0, 1, 0, 1]
 
 
 @pytest.fixture(scope="session")
@@ -347,48 +345,15 @@ def zoo_dir(tmp_path_factory):
     return get
 
 
-def _per_example_reference(bundle, scope_name: str, texts, labels) -> list[dict[str, torch.Tensor]]:
-    """Each example's gradient by autograd, one unpadded example at a time (no Opacus), for the scope's parameters."""
-    model = bundle.model
-    model.eval()  # dropout off, as in the private run (dropout 0)
-    scope = resolve_scope(scope_name)
-    scope.apply(model)
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    out = []
-    for text, y in zip(texts, labels):
-        enc = bundle.tokenizer(text, return_tensors="pt")
-        model.zero_grad(set_to_none=True)
-        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-        torch.nn.functional.cross_entropy(logits, torch.tensor([y])).backward()
-        out.append({n: p.grad.detach().clone() for n, p in named if p.grad is not None})
-    model.zero_grad(set_to_none=True)
-    scope.finalize(model)
-    return out
-
-
 @pytest.mark.parametrize("name,scope,mode", ZOO_CASES)
 def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
     """noise 0, lr 0, float64, C between the per-example norms: the DP gradient is the mean of per-example
     gradients each clipped to C (Opacus' coefficient min(1, C / (norm + 1e-6))), and the per-example norms
     are those of the full gradient (a shared parameter's contributions summed before the norm)."""
     bundle = load_model(zoo_dir(name), device="cpu")
-    bundle.model.double()
-    texts, labels = ZOO_TEXTS, ZOO_LABELS
-    ref = _per_example_reference(bundle, scope, texts, labels)
-    norms = np.array([math.sqrt(sum(float((g.double() ** 2).sum()) for g in r.values())) for r in ref])
-    order = np.sort(norms)
-    clip = float(order[len(order) // 2 - 1] + order[len(order) // 2]) / 2
-    assert norms.min() < clip < norms.max() and np.sum(norms < clip) == len(norms) // 2  # both branches of the clip
-    seen: dict = {}
-
-    def grab(info):
-        seen["norms"] = info.per_example_norms.copy()
-        seen["grads"] = {n: p.grad.detach().clone() for n, p in info.parameters}
-
-    data = TextDataset(texts=texts, labels=labels, label_names=["neg", "pos"])
-    rec = fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=len(data), max_physical_batch_size=4,
-                            lr=0.0, max_grad_norm=clip, trainable=scope, grad_sample_mode=mode, show_progress=False,
-                            cross_check=False, step_callback=grab)
+    check = zero_noise_step(bundle, scope, mode)
+    order, rec = check.reference_norms, check.record
+    assert order.min() < check.clip < order.max() and check.n_clipped == len(order) // 2  # both branches of the clip
     used = rec.ledger["per_example_gradients"]
     assert used["mode"] == rec.ledger["grad_sample_mode"] == rec.config["grad_sample_mode"] and used["requested"] == mode
     if name.startswith("deberta-v2"):  # relative embeddings are projected once and broadcast: no layer-hook split
@@ -402,12 +367,8 @@ def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
         if used["mode"] == "ghost":
             assert any(n.endswith("attention.query") for n in used["materialised_layers"])
     # the data set is ordered by length inside training: compare the norms as sets
-    assert np.allclose(np.sort(seen["norms"]), order, rtol=1e-6, atol=0), (seen["norms"], order)
-    expected = {n: sum(r[n] * min(1.0, clip / (nm + 1e-6)) for r, nm in zip(ref, norms)) / len(ref) for n in ref[0]}
-    assert set(seen["grads"]) == set(expected)
-    num = math.sqrt(sum(float(((seen["grads"][n] - expected[n]) ** 2).sum()) for n in expected))
-    den = math.sqrt(sum(float((expected[n] ** 2).sum()) for n in expected))
-    assert den > 0 and num / den <= 1e-6, (name, scope, mode, num / den)  # rotary tables are float32
+    assert np.allclose(check.step_norms, order, rtol=1e-6, atol=0), (check.step_norms, order)
+    assert check.relative_error <= 1e-6, (name, scope, mode, check.relative_error)  # rotary tables are float32
 
 
 @pytest.mark.parametrize("mode", ["ghost", "hooks"])
