@@ -18,6 +18,7 @@ import collections
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -259,6 +260,17 @@ MARKERS = r"""
 })()
 """
 
+# Each printed table: its caption, its column headings and the cells of its last column.
+TABLES = r"""
+(() => [...document.querySelectorAll('table')].filter(t => t.getClientRects().length > 0).map(t => {
+  const text = el => el.innerText.trim();
+  const rows = [...t.rows].filter(r => r.cells.length > 0);
+  const head = t.tHead ? [...t.tHead.rows].flatMap(r => [...r.cells].map(text)) : [];
+  return {caption: t.caption ? text(t.caption) : text(rows[0].cells[0]).slice(0, 40), head,
+          last: rows.map(r => text(r.cells[r.cells.length - 1]))};
+}))()
+"""
+
 DETAILS = r"""
 (() => [...document.querySelectorAll('details')].map(d => {
   const summary = d.querySelector(':scope > summary');
@@ -282,6 +294,7 @@ def print_report(html_path: Path, paper: str, workdir: Path) -> dict[str, Any]:
         browser.call("Emulation.setDeviceMetricsOverride", width=content_width, height=1000, deviceScaleFactor=1, mobile=False)
         overflows = browser.evaluate(OVERFLOWS)
         details = browser.evaluate(DETAILS)
+        tables = browser.evaluate(TABLES)
         pairs = browser.evaluate(MARKERS)
         text = browser.evaluate("document.body.innerText")
         browser.call("Emulation.clearDeviceMetricsOverride")
@@ -292,7 +305,7 @@ def print_report(html_path: Path, paper: str, workdir: Path) -> dict[str, Any]:
         browser.close()
     pdf_path = workdir / f"report-{paper}.pdf"
     pdf_path.write_bytes(base64.b64decode(pdf))
-    return {"content_width": content_width, "overflows": overflows, "details": details, "pairs": pairs,
+    return {"content_width": content_width, "overflows": overflows, "details": details, "tables": tables, "pairs": pairs,
             "text": text, "pdf": pdf_path}
 
 
@@ -335,11 +348,42 @@ def test_nothing_is_wider_than_the_printed_page(printed):
     assert not printed["overflows"], f"{printed['paper']}: " + "\n".join(printed["overflows"][:15])
 
 
+def test_pdf_pages_have_the_paper_size(printed):
+    width_mm, height_mm = PAPERS_MM[printed["paper"]]
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", printed["pdf"].read_bytes())
+    assert len(boxes) >= 10
+    for w, h in boxes:
+        assert abs(float(w) - width_mm / 25.4 * 72) < 1 and abs(float(h) - height_mm / 25.4 * 72) < 1, (printed["paper"], w, h)
+
+
 @needs_pdftotext
 def test_every_printed_character_reaches_the_pdf(printed):
     pages = pdf_pages(printed["pdf"])
     missing = characters(printed["text"]) - characters("".join(pages))
     assert not missing, f"{printed['paper']}: text cut off in the PDF, characters missing: {dict(missing.most_common(20))}"
+
+
+def letters(text: str) -> str:
+    """The letters and digits of a text in order, case-folded."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+
+
+def reordered(text: str) -> bool:
+    """Whether bidirectional controls reorder the text when drawn (its letters reach the PDF in another order)."""
+    return any(unicodedata.bidirectional(c) in {"LRE", "RLE", "LRO", "RLO", "LRI", "RLI", "FSI"} for c in text)
+
+
+@needs_pdftotext
+def test_every_column_of_every_table_is_printed(printed):
+    """The headings of every table, and every cell of its last column, are in the PDF's text."""
+    raw = subprocess.run([PDFTOTEXT, "-raw", str(printed["pdf"]), "-"], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    printed_text = letters(raw)
+    tables = printed["tables"]
+    assert len(tables) >= 30 and any("Similarity" in t["head"] for t in tables)
+    missing = [f"{t['caption']!r}: {cell!r}" for t in tables for cell in t["head"] + t["last"]
+               if letters(cell) not in printed_text and not reordered(cell)]
+    assert not missing, f"{printed['paper']}: not in the PDF:\n" + "\n".join(missing[:20])
 
 
 @needs_pdftotext
