@@ -3,8 +3,10 @@
 A report with the widest content the sections produce (every robustness column, long method, model and
 parameter names, unbroken hashes and paths, a deeply nested configuration) is laid out under print media at
 the width of the printed page, then printed to PDF. The checks: nothing is wider than the page or cut off
-by a scrolling box, every character of the printed text reaches the PDF, headings stay on the page of the
-content they introduce, each figure stays on one page with its caption, and folded details are printed.
+by a scrolling box (so the browser never has to shrink the whole report to fit), every character of the
+printed text and every heading and last-column cell of every table reach the PDF, headings stay on the page
+of the content they introduce, each figure stays on one page with its caption, and folded details are
+printed.
 
 Skipped where no Chromium binary is on PATH; the PDF checks also need ``pdftotext`` (poppler-utils).
 The markers that locate headings and figures in the PDF are added by the test to its own page only; the
@@ -22,7 +24,6 @@ import re
 import select
 import shutil
 import subprocess
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
@@ -241,10 +242,10 @@ MARKERS = r"""
     let next = h.nextElementSibling;
     while (next && !(shown(next) && firstText(next))) next = next.nextElementSibling;
     if (!next) return;
-    const text = firstText(next);
+    const text = firstText(next), label = h.textContent.trim().replace(/\s+/g, ' ');
     mark(`zzh${i}azz`, 'end', h);
     mark(`zzh${i}bzz`, 'before', text);
-    pairs.push([`zzh${i}azz`, `zzh${i}bzz`, h.textContent.trim().replace(/\s+/g, ' ')]);
+    pairs.push([`zzh${i}azz`, `zzh${i}bzz`, label]);
   });
   document.querySelectorAll('figure').forEach((f, i) => {
     if (!shown(f)) return;
@@ -252,9 +253,10 @@ MARKERS = r"""
     start.textContent = `zzf${i}azz`;
     start.style.fontSize = '5pt';
     start.style.textTransform = 'none';
+    const label = (f.querySelector('figcaption') || f).textContent.trim().slice(0, 60);
     f.prepend(start);
     mark(`zzf${i}bzz`, 'end', f);
-    pairs.push([`zzf${i}azz`, `zzf${i}bzz`, (f.querySelector('figcaption') || f).textContent.trim().slice(0, 60)]);
+    pairs.push([`zzf${i}azz`, `zzf${i}bzz`, label]);
   });
   return pairs;
 })()
