@@ -409,3 +409,63 @@ def test_folded_details_are_printed(printed):
     assert len(details) >= 8
     hidden = [d["summary"] for d in details if not d["summary_shown"] or not (d["body_shown"] or d["screen_only"])]
     assert not hidden, f"{printed['paper']}: details not printed: {hidden}"
+
+
+# ---------------------------------------------------------------------------------------------- the comparison
+
+
+def wide_comparison(tmp: Path) -> dict[str, Any]:
+    """A comparison of the widest report against a changed copy: paired statistics, deltas, changed checks."""
+    import copy
+
+    from audit.compare import compare_files
+    from reports import write_comparison  # noqa: F401  (the page is written by the caller)
+
+    a = wide_results()
+    b = copy.deepcopy(a)
+    for results, shift in ((a, 0), (b, 1)):
+        for section in results["models"].values():
+            perf = section["performance"]
+            n = 120
+            true = [i % 2 for i in range(n)]
+            pred = [t if (i + shift) % 7 else 1 - t for i, t in enumerate(true)]  # B errs on other examples
+            perf["per_example"] = {"ids": [f"review-{i}" for i in range(n)], "true": true, "predicted": pred,
+                                   "p_true": [0.9 if p == t else 0.2 for p, t in zip(pred, true)]}
+            perf["accuracy"] = sum(p == t for p, t in zip(pred, true)) / n
+    for check in b["checks"][::2]:
+        check["status"] = {"pass": "fail", "warn": "pass", "fail": "warn"}.get(check["status"], check["status"])
+    (tmp / "a.json").write_text(json.dumps(a), encoding="utf-8")
+    (tmp / "b.json").write_text(json.dumps(b), encoding="utf-8")
+    return compare_files([tmp / "a.json", tmp / "b.json"])
+
+
+@pytest.fixture(scope="module", params=sorted(PAPERS_MM))
+def printed_comparison(request, tmp_path_factory) -> dict[str, Any]:
+    from reports import write_comparison
+
+    tmp = tmp_path_factory.mktemp(f"print-compare-{request.param}")
+    comparison = wide_comparison(tmp)
+    assert any("difference" in p["paired"] for p in comparison["pairs"])  # the paired statistics are shown
+    page = write_comparison(comparison, tmp / "compare.html")
+    out = print_report(page, request.param, tmp)
+    out["paper"] = request.param
+    return out
+
+
+def test_comparison_is_no_wider_than_the_printed_page(printed_comparison):
+    assert not printed_comparison["overflows"], \
+        f"{printed_comparison['paper']}: " + "\n".join(printed_comparison["overflows"][:15])
+
+
+@needs_pdftotext
+def test_comparison_prints_every_character_and_column(printed_comparison):
+    pages = pdf_pages(printed_comparison["pdf"])
+    missing = characters(printed_comparison["text"]) - characters("".join(pages))
+    assert not missing, f"{printed_comparison['paper']}: characters missing: {dict(missing.most_common(20))}"
+    raw = subprocess.run([PDFTOTEXT, "-raw", str(printed_comparison["pdf"]), "-"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    tables = printed_comparison["tables"]
+    assert len(tables) >= 4
+    lost = [f"{t['caption']!r}: {cell!r}" for t in tables for cell in t["head"] + t["last"]
+            if letters(cell) not in letters(raw) and not reordered(cell)]
+    assert not lost, f"{printed_comparison['paper']}: not in the PDF:\n" + "\n".join(lost[:20])
