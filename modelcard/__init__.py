@@ -9,7 +9,6 @@ EU AI Act regulatory map. ``write_card`` writes it atomically. Reads results.jso
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,9 @@ from ._markdown import md
 def write_card(results: Mapping[str, Any], path: str | os.PathLike[str], model: str | None = None,
                info: CardInfo | None = None) -> Path:
     """Build the card and write it to ``path`` atomically (temporary file, then rename); return the path."""
-    text = str(build_card(results, model, info)).encode("utf-8")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    from reports._io import write_text_atomic
+
+    return write_text_atomic(str(build_card(results, model, info)), path)
 
 
 __all__ = ["MISSING_PREFIX", "CardInfo", "build_card", "card_text", "load_card_info", "md", "missing", "select_model",

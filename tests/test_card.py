@@ -175,7 +175,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def fail(*_: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("modelcard.os.replace", fail)
+    monkeypatch.setattr("reports._io.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_card(results(), target, model="private")
     assert target.read_text(encoding="utf-8") == "old card"
