@@ -149,7 +149,7 @@ def _paired(p: dict[str, Any]) -> dict[str, Any]:
 def _fmt_p(p: float | None) -> str:
     if p is None:
         return DASH
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
 
 
 def _verdict(diff: float | None, excludes_zero: bool) -> str:
