@@ -333,7 +333,10 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
     Batches need padding. The model's own ``pad_token_id`` is used when its config has one,
     else the end-of-sequence token, else the unknown token, as is usual for decoder classifiers:
     padded positions are masked out and the classifier reads the last non-pad token. The model's
-    ``pad_token_id`` is set to match, so it finds that token. Returns what was done, for the record.
+    ``pad_token_id`` is set to match, so it finds that token; so it is when a decoder classifier's
+    config names another pad id than the tokenizer pads with. A tokenizer of a model with absolute
+    positions that pads on the left pads on the right instead. These changes are made on the
+    objects given (also a caller's ``(model, tokenizer)`` pair). Returns what was done, for the record.
     """
     assigned = None
     if tokenizer.pad_token is None:
@@ -350,7 +353,13 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
                 f"{source}: the tokenizer has no padding token and no end-of-sequence or unknown token to pad with; "
                 "set tokenizer.pad_token before auditing"
             )
-    if getattr(model.config, "pad_token_id", None) is None:
+    config_pad = getattr(model.config, "pad_token_id", None)
+    mismatch = None
+    if config_pad is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    elif config_pad != tokenizer.pad_token_id and _reads_last_token(model):
+        # a decoder classifier finds its position by the config's pad id; the tokenizer pads with its own
+        mismatch = config_pad
         model.config.pad_token_id = tokenizer.pad_token_id
     moved = None
     if tokenizer.padding_side == "left" and not _relative_positions(model):
@@ -360,7 +369,18 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
         tokenizer.padding_side = "right"
         moved = "left"
     return {"pad_token": tokenizer.pad_token, "padding_side": tokenizer.padding_side,
-            **({"pad_token_from": assigned} if assigned else {}), **({"padding_side_was": moved} if moved else {})}
+            **({"pad_token_from": assigned} if assigned else {}), **({"padding_side_was": moved} if moved else {}),
+            **({"config_pad_token_id_was": mismatch} if mismatch is not None else {})}
+
+
+def _reads_last_token(model: Any) -> bool:
+    """Whether the classifier head reads the last non-pad token, found through ``config.pad_token_id``."""
+    from ._forward import is_last_token_classifier
+
+    try:
+        return bool(is_last_token_classifier(model))
+    except Exception:  # an unfamiliar model: leave its configuration alone
+        return False
 
 
 def _relative_positions(model: Any) -> bool:

@@ -16,7 +16,9 @@ from typing import Any, Sequence
 
 @dataclass
 class Truncation:
-    """Per-text cut points and their summary; ``cut_at[i]`` is None when text ``i`` fits whole."""
+    """Per-text cut points and their summary. ``cut_at[i]`` is the character offset where the model's
+    input of text ``i`` ends, None when it fits whole (or when the tokenizer truncates on the left: the
+    model then reads the end of the text, and ``chars_cut`` counts what it lost at the start)."""
 
     max_length: int
     token_counts: list[int]
@@ -50,6 +52,7 @@ def measure_truncation(bundle: Any, texts: Sequence[str], max_length: int | None
     texts = list(texts)
     limit = min(max_length or bundle.max_length, bundle.max_length)
     tok = bundle.tokenizer
+    left = getattr(tok, "truncation_side", "right") == "left"
     counts: list[int] = []
     cut_at: list[int | None] = []
     chars_cut: list[int] = []
@@ -65,15 +68,21 @@ def measure_truncation(bundle: Any, texts: Sequence[str], max_length: int | None
                     cut_at.append(None)
                     chars_cut.append(0)
                     continue
-                ends = [e for (s, e), special in zip(kept["offset_mapping"][i], kept["special_tokens_mask"][i])
-                        if not special and e > s]
-                end = max(ends, default=0)
+                spans = [(s, e) for (s, e), special in zip(kept["offset_mapping"][i], kept["special_tokens_mask"][i])
+                         if not special and e > s]
+                if left:  # the model reads the end of the text: what comes before its first token is lost
+                    start = min((s for s, _ in spans), default=len(text))
+                    cut_at.append(None)
+                    chars_cut.append(max(0, start - (len(text) - len(text.lstrip()))))
+                    continue
+                end = max((e for _, e in spans), default=0)
                 cut_at.append(end)
                 chars_cut.append(max(0, len(text.rstrip()) - end))
     n_chars = sum(len(t.rstrip()) for t in texts)
-    n_cut = sum(c is not None for c in cut_at)
+    n_cut = sum(c > limit for c in counts)
     summary = {
         "max_length": limit,
+        "side": "left" if left else "right",
         "n_texts": len(texts),
         "n_truncated": n_cut,
         "fraction_truncated": n_cut / len(texts) if texts else 0.0,

@@ -606,7 +606,7 @@ def _example(
         correct = as_int(label) is not None and as_int(label) == as_int(prediction)
     target_name = as_text(ex.get("target_name"))
     cut = as_int(ex.get("truncated_at"))
-    cut = cut if cut is not None and 0 <= cut < len(text) else None
+    cut = cut if cut is not None and 0 <= cut < len(text) and offsets is not None else None  # marks need offsets
     return {
         "id": as_text(ex.get("id")) or fmt_value(ex.get("index")),
         "text": text,

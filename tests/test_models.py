@@ -229,3 +229,23 @@ def test_left_padding_never_shifts_absolute_positions(tmp_path):
     np.testing.assert_allclose(bundle.predict_logits(texts), np.stack([bundle.predict_logits([t])[0] for t in texts]), atol=1e-5)
     rotary = load_model(build("llama+sp-bpe", tmp_path / "l"), device="cpu")
     assert rotary.tokenizer.padding_side == "left"  # rotary positions are relative: left padding is kept
+
+
+def test_decoder_config_pad_id_follows_the_tokenizer(tmp_path):
+    import json
+
+    from model_zoo import build
+
+    d = build("qwen2+gpt2-bpe", tmp_path / "m", label_names=["negative", "positive"])
+    cfg = json.loads((d / "config.json").read_text())
+    tok_pad = cfg["pad_token_id"]
+    cfg["pad_token_id"] = tok_pad + 5  # a config naming another pad id than the tokenizer pads with
+    (d / "config.json").write_text(json.dumps(cfg))
+    bundle = load_model(d, device="cpu")
+    assert bundle.model.config.pad_token_id == bundle.tokenizer.pad_token_id == tok_pad
+    assert bundle.identity()["config_pad_token_id_was"] == tok_pad + 5
+    texts = ["a great film with a superb cast and a fine script", "bad"]
+    enc = bundle.tokenize(texts)  # the model's own forward (as in training) reads each text's last real token
+    with torch.inference_mode():
+        own = bundle.model(**enc).logits.double().numpy()
+    np.testing.assert_allclose(own, np.stack([bundle.predict_logits([t])[0] for t in texts]), atol=1e-5)

@@ -73,3 +73,13 @@ def test_audit_reports_truncation_and_marks_the_cut(tmp_path):
     assert "2 of 4 evaluation texts" in html
     assert 'class="cut"' in html and 'class="unseen"' in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_left_truncation_counts_what_is_lost_at_the_start():
+    b = load_model(make_model("bert+wordpiece"), device="cpu")
+    b.tokenizer.truncation_side = "left"
+    t = measure_truncation(b, [LONG, SHORT], max_length=24)
+    assert t.cut_at == [None, None] and t.summary["side"] == "left" and t.summary["n_truncated"] == 1
+    kept = b.tokenizer([LONG], truncation=True, max_length=24, return_offsets_mapping=True, return_special_tokens_mask=True)
+    first = min(s for (s, e), sp in zip(kept["offset_mapping"][0], kept["special_tokens_mask"][0]) if not sp and e > s)
+    assert t.chars_cut[0] == first > len(LONG) // 2  # the model read the tail: the beginning was lost

@@ -75,7 +75,7 @@ class ParameterUse:
     unused: list[str] = field(default_factory=list)
     shared: dict[str, int] = field(default_factory=dict)  # parameter -> layer calls it takes part in (> 1)
     unbatched: dict[str, list[int]] = field(default_factory=dict)  # layer -> input shape without the batch first
-    outside: list[str] = field(default_factory=list)  # parameters with a gradient whose layer never ran
+    outside: list[str] = field(default_factory=list)  # parameters used outside the layers that register them
     buffered: list[str] = field(default_factory=list)  # trainable layers holding buffers the forward pass leaves alone
     stateful: list[str] = field(default_factory=list)  # trainable layers whose buffers the forward pass changes
 
@@ -97,6 +97,60 @@ def _owners(model: Any) -> tuple[dict[int, list[tuple[str, Any]]], dict[int, str
                 owners[id(p)].append((mname, module))
     names = {id(p): n for n, p in model.named_parameters()}
     return owners, names
+
+
+class _ForeignReads:
+    """Within this block, every operation on a trainable parameter is checked against the module that is
+    running: a parameter read by a module that does not register it (``F.linear(x, other.weight)`` in a
+    parent's forward) is collected in ``foreign``. Layer hooks see only the uses inside the owning
+    layer's own forward, so such a parameter's per-example gradient would be incomplete."""
+
+    def __init__(self, model: Any, owners: dict[int, list[tuple[str, Any]]]) -> None:
+        self.model = model
+        self.owned_by = {pid: {id(m) for _, m in pairs} for pid, pairs in owners.items()}
+        self.foreign: set[int] = set()
+        self._stack: list[int] = []
+        self._handles: list[Any] = []
+        self._mode: Any = None
+
+    def __enter__(self) -> "_ForeignReads":
+        import torch
+        from torch.overrides import TorchFunctionMode
+        from torch.utils._pytree import tree_leaves
+
+        watcher = self
+
+        class Watch(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                # only a computation that carries gradient counts (not .dtype, .shape, .detach() and the like)
+                if watcher._stack and any(isinstance(t, torch.Tensor) and t.requires_grad for t in tree_leaves(out)):
+                    running = watcher._stack[-1]
+                    for leaf in tree_leaves((args, kwargs)):
+                        owners = watcher.owned_by.get(id(leaf))
+                        if owners is not None and running not in owners:
+                            watcher.foreign.add(id(leaf))
+                return out
+
+        def enter(module: Any, _args: Any) -> None:
+            self._stack.append(id(module))
+
+        def leave(module: Any, _args: Any, _out: Any) -> None:
+            self._stack.pop()
+
+        for m in self.model.modules():
+            self._handles.append(m.register_forward_pre_hook(enter))
+            self._handles.append(m.register_forward_hook(leave))
+        self._mode = Watch()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._mode.__exit__(*exc)
+        for h in self._handles:
+            h.remove()
+        self._stack.clear()
 
 
 def probe_parameter_use(model: Any, inputs: dict[str, Any]) -> ParameterUse:
@@ -122,10 +176,12 @@ def probe_parameter_use(model: Any, inputs: dict[str, Any]) -> ParameterUse:
     handles = [m.register_forward_hook(record, with_kwargs=True) for _, m in modules.values()]
     buffered = {n: [(b, b.detach().clone()) for b in m.buffers()] for n, m in model.named_modules()
                 if any(p.requires_grad for p in m.parameters(recurse=False)) and any(True for _ in m.buffers())}
+    reads = _ForeignReads(model, owners)
     try:
         for p in model.parameters():
             p.grad = None
-        out = model(**inputs)
+        with reads:
+            out = model(**inputs)
         logits = out.logits if hasattr(out, "logits") else out[0]
         logits.float().sum().backward()
     finally:
@@ -141,7 +197,7 @@ def probe_parameter_use(model: Any, inputs: dict[str, Any]) -> ParameterUse:
         n_calls = sum(calls[id(m)] for _, m in pairs)
         if p.grad is None:
             use.unused.append(name)
-        elif n_calls == 0:
+        elif n_calls == 0 or pid in reads.foreign:
             use.outside.append(name)
         elif n_calls > 1:
             use.shared[name] = n_calls

@@ -420,3 +420,35 @@ def test_layer_norm_per_example_gradients_with_and_without_bias(bias):
     for name, p in norm.named_parameters():
         assert torch.allclose(p.grad_sample, torch.stack([e[name] for e in expected]), atol=1e-12), name
     gsm.cleanup()
+
+
+def test_a_weight_also_read_outside_its_layer_is_never_ghost_clipped():
+    """A layer's weight that another module also reads directly (F.linear(x, layer.weight)) gets part of its
+    gradient where layer hooks cannot see it: ghost norms would be too small and clipping too weak."""
+    from types import SimpleNamespace
+
+    from audit.training.clipping import plan_clipping, probe_parameter_use
+
+    class Reuse(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(10, 4)
+            self.a = torch.nn.Linear(4, 4, bias=False)
+            self.out = torch.nn.Linear(4, 2)
+
+        def forward(self, input_ids, attention_mask=None):
+            h = self.emb(input_ids).mean(1)
+            return SimpleNamespace(logits=self.out(self.a(h) + torch.nn.functional.linear(3 * h, self.a.weight)))
+
+    torch.manual_seed(0)
+    model = Reuse().train()
+    use = probe_parameter_use(model, {"input_ids": torch.randint(0, 10, (2, 5)), "attention_mask": torch.ones(2, 5)})
+    assert use.outside == ["a.weight"] and not use.unbatched
+    assert plan_clipping("auto", use, model).mode == "per-example"
+    for mode in ("ghost", "hooks"):
+        with pytest.raises(DPCompatError, match=r"a\.weight"):
+            plan_clipping(mode, use, model)
+    plain = Reuse().train()
+    plain.forward = lambda input_ids, attention_mask=None: SimpleNamespace(
+        logits=plain.out(plain.a(plain.emb(input_ids).mean(1))))
+    assert probe_parameter_use(plain, {"input_ids": torch.randint(0, 10, (2, 5)), "attention_mask": torch.ones(2, 5)}).outside == []
