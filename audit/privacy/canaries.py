@@ -20,6 +20,10 @@ saturates at log2 |candidates| and only its lower end (about log2(n_candidates /
 supported by the data; the result says so. An extrapolated value from a normal fit to the
 candidates' scores is given as well, labelled as such.
 
+Besides the classic digit code there are personal-data kinds (``email``, ``phone``; see
+:mod:`.pii_canaries`): an ordinary sentence with a fake e-mail address or phone number from a
+reserved range, whose digits are the secret. Choose them with ``kinds`` in :func:`plant_canaries`.
+
 Secrets never leave this module unmasked: :meth:`CanarySpec.to_dict` and every result hold the
 masked sentence ("my account code is * * * * *"), never the digits.
 """
@@ -33,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..data import TextDataset
+from .pii_canaries import CANARY_KINDS, CanaryKind, canary_kind, check_reserved
 
 #: Fixed canary templates; ``{secret}`` is replaced by space-separated digits.
 CANARY_TEMPLATES: tuple[str, ...] = (
@@ -50,9 +55,9 @@ MASK = "*"
 class Canary:
     """One canary. The secret is kept private: ``repr`` and ``to_dict`` show the masked text only."""
 
-    __slots__ = ("id", "template", "_secret", "label", "repetitions")
+    __slots__ = ("id", "template", "_secret", "label", "repetitions", "kind")
 
-    def __init__(self, id: str, template: str, secret: Sequence[int], label: int, repetitions: int) -> None:
+    def __init__(self, id: str, template: str, secret: Sequence[int], label: int, repetitions: int, kind: str = "classic") -> None:
         if "{secret}" not in template:
             raise ValueError(f"canary template {template!r} has no {{secret}} slot")
         if repetitions < 1:
@@ -65,14 +70,18 @@ class Canary:
         self._secret = digits
         self.label = int(label)
         self.repetitions = int(repetitions)
+        self.kind: CanaryKind = canary_kind(kind)
+        if self.kind.n_digits is not None and len(digits) != self.kind.n_digits:
+            raise ValueError(f"a {self.kind.name} canary secret has {self.kind.n_digits} digits, got {len(digits)}")
+        check_reserved(self.kind, self.text)
 
     @property
     def n_digits(self) -> int:
         return len(self._secret)
 
     def fill(self, secret: Sequence[int]) -> str:
-        """The template filled with ``secret`` (digits separated by spaces)."""
-        return self.template.format(secret=" ".join(str(int(d)) for d in secret))
+        """The template filled with ``secret`` (classic: digits separated by spaces; personal data: as one run)."""
+        return self.template.format(secret=self.kind.joiner.join(str(int(d)) for d in secret))
 
     @property
     def text(self) -> str:
@@ -81,18 +90,21 @@ class Canary:
 
     @property
     def masked_text(self) -> str:
-        return self.template.format(secret=" ".join(MASK for _ in self._secret))
+        return self.template.format(secret=self.kind.joiner.join(MASK for _ in self._secret))
 
     def secret_index(self) -> int:
         """The secret as an integer in [0, 10^digits)."""
         return int("".join(map(str, self._secret)))
 
     def __repr__(self) -> str:
-        return f"Canary(id={self.id!r}, text={self.masked_text!r}, label={self.label}, repetitions={self.repetitions})"
+        return f"Canary(id={self.id!r}, kind={self.kind.name!r}, text={self.masked_text!r}, label={self.label}, repetitions={self.repetitions})"
 
     def to_dict(self, label_names: Sequence[str] | None = None) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "masked_text": self.masked_text, "label": self.label,
-                             "repetitions": self.repetitions, "n_digits": self.n_digits}
+                             "repetitions": self.repetitions, "n_digits": self.n_digits, "kind": self.kind.name,
+                             "space_size": 10 ** self.n_digits}
+        if self.kind.name != "classic":
+            d["value_shape"] = self.kind.shape
         if label_names is not None:
             d["label_name"] = str(label_names[self.label])
         return d
@@ -138,6 +150,7 @@ class CanarySpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": len(self), "rows_planted": self.total_rows, "seed": self.seed,
+                "kinds": list(dict.fromkeys(c.kind.name for c in self.canaries)),
                 "canaries": [c.to_dict(self.label_names) for c in self.canaries]}
 
 
@@ -149,13 +162,17 @@ def plant_canaries(
     n_digits: int = 5,
     templates: Sequence[str] = CANARY_TEMPLATES,
     seed: int = 0,
+    kinds: Sequence[str] = ("classic",),
 ) -> tuple[TextDataset, CanarySpec]:
     """Insert ``k`` canaries into ``train``; returns (augmented training set, canary spec).
 
-    Canary ``i`` uses template ``i mod len(templates)``, a uniformly random secret of ``n_digits``
-    digits, a uniformly random label and ``repetitions[i mod len(repetitions)]`` copies. The
-    copies are inserted at random positions (ids ``canary-<i>-<copy>``); ``train`` is not
-    changed. Everything is drawn from ``seed``.
+    Canary ``i`` is of kind ``kinds[i mod len(kinds)]`` (see :data:`CANARY_KINDS`). The ``j``-th
+    canary of a kind uses that kind's template ``j`` (classic: ``templates``, cyclically) and
+    ``repetitions[j mod len(repetitions)]`` copies, so every kind gets every repetition count.
+    Its secret is uniformly random (classic: ``n_digits`` digits; ``email`` and ``phone``: the
+    digits their reserved format leaves free) and its label too. The copies are inserted at
+    random positions (ids ``canary-<i>-<copy>``); ``train`` is not changed. Everything is drawn
+    from ``seed``.
     """
     from .lower_bound import append_rows
 
@@ -167,15 +184,25 @@ def plant_canaries(
         raise ValueError(f"n_digits must be in 1..12, got {n_digits}")
     if not templates:
         raise ValueError("no canary templates")
+    if isinstance(kinds, str) or not kinds:
+        raise ValueError(f"kinds must be a non-empty sequence of canary kinds ({', '.join(CANARY_KINDS)}), got {kinds!r}")
+    kind_specs = [canary_kind(name) for name in kinds]
     rng = np.random.default_rng([seed, 0xCA7A])
     existing = set(train.texts)
     canaries: list[Canary] = []
     used: set[str] = set()
+    per_kind: dict[str, int] = {}
     for i in range(k):
-        template = templates[i % len(templates)]
+        kind = kind_specs[i % len(kind_specs)]
+        j = per_kind.get(kind.name, 0)
+        per_kind[kind.name] = j + 1
+        pool = templates if kind.name == "classic" else kind.templates
+        template = pool[j % len(pool)]
+        digits = n_digits if kind.n_digits is None else kind.n_digits
         for _ in range(1000):
-            secret = rng.integers(0, 10, n_digits).tolist()
-            c = Canary(f"canary-{i}", template, secret, int(rng.integers(0, train.num_labels)), int(repetitions[i % len(repetitions)]))
+            secret = rng.integers(0, 10, digits).tolist()
+            c = Canary(f"canary-{i}", template, secret, int(rng.integers(0, train.num_labels)), int(repetitions[j % len(repetitions)]),
+                       kind=kind.name)
             if c.text not in existing and c.text not in used:
                 break
         else:  # pragma: no cover - only with a tiny secret space
