@@ -473,6 +473,8 @@ class DemoConfig:
     privacy_audit: bool = True  # canaries, audit records and reference models for the leakage audit
     audit_records: int = 256  # records included with probability 1/2 for the one-run epsilon lower bound
     reference_records: int = 400  # unseen records the reference models are trained on
+    canary_kinds: tuple[str, ...] = ("classic", "email", "phone")  # planted in turn: digit codes, e-mail addresses, phone numbers
+    canary_repetitions: tuple[int, ...] = (1, 16)  # per kind: one canary seen once, one seen 16 times
     privacy_options: dict[str, Any] = field(default_factory=dict)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
@@ -504,7 +506,8 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
 
         audit_pool, population = demo_privacy_pools(train, eval_data, n_audit=config.audit_records,
                                                      n_reference=config.reference_records, seed=config.seed)
-        prep = prepare_privacy_audit(train, audit_pool=audit_pool, reference_population=population, seed=config.seed)
+        prep = prepare_privacy_audit(train, audit_pool=audit_pool, reference_population=population, seed=config.seed,
+                                     canary_kinds=config.canary_kinds, canary_repetitions=config.canary_repetitions)
         train = prep.train  # both models train on the same records: demo data + canaries + audit records
         recipe = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size, "max_length": config.max_length}
         audit_cfg.analyses = tuple(audit_cfg.analyses) + ("privacy_audit",)

@@ -60,13 +60,16 @@ def prepare_privacy_audit(
     n_canaries: int = 6,
     canary_repetitions: Sequence[int] = (1, 4, 16),
     n_digits: int = 5,
+    canary_kinds: Sequence[str] = ("classic",),
     flip_audit_labels: bool = False,
     seed: int = 0,
 ) -> PreparedAudit:
     """Plant audit records (each included with probability 1/2) and canaries into ``train``.
 
     ``audit_pool`` (records never otherwise used) becomes the one-run audit records; ``None``
-    skips them. ``n_canaries = 0`` skips canaries. Train every audited model on ``.train`` and pass
+    skips them. ``n_canaries = 0`` skips canaries; ``canary_kinds`` chooses their kinds in turn
+(``"classic"`` digit codes, ``"email"`` and ``"phone"`` personal-data canaries; see
+:func:`audit.privacy.plant_canaries`). Train every audited model on ``.train`` and pass
     ``.options(...)`` (plus the ledger of a private model) to the audit.
     """
     if audit_pool is not None:
@@ -77,10 +80,11 @@ def prepare_privacy_audit(
     out = records.training_set(train) if records is not None else train
     spec = None
     if n_canaries:
-        out, spec = plant_canaries(out, k=n_canaries, repetitions=canary_repetitions, n_digits=n_digits, seed=seed)
+        out, spec = plant_canaries(out, k=n_canaries, repetitions=canary_repetitions, n_digits=n_digits, seed=seed,
+                                    kinds=canary_kinds)
     return PreparedAudit(train=out, canaries=spec, audit_records=records, reference_population=reference_population,
                          settings={"seed": seed, "n_canaries": n_canaries, "canary_repetitions": list(canary_repetitions),
-                                   "n_digits": n_digits, "flip_audit_labels": flip_audit_labels})
+                                   "n_digits": n_digits, "canary_kinds": list(canary_kinds), "flip_audit_labels": flip_audit_labels})
 
 
 def demo_privacy_pools(train: TextDataset, eval_data: TextDataset, *, n_audit: int = 256, n_reference: int = 400,
