@@ -241,8 +241,12 @@ def _canaries(can: dict[str, Any]) -> dict[str, Any]:
         mx = as_finite(e.get("max_exposure"))
         scores = as_dict(c.get("scores"))
         pct = as_dict(c.get("nonmember_percentile"))
+        verdict = as_dict(c.get("verdict"))
         row = {
             "id": as_text(c.get("id")),
+            "kind": _KIND_TITLES.get(as_text(c.get("kind")) or "classic", as_text(c.get("kind"))),
+            "verdict": as_text(verdict.get("text")) or DASH,
+            "level": as_text(verdict.get("level")),
             "masked_text": as_text(c.get("masked_text")),  # never a raw secret: only the masked sentence is read
             "label": as_text(c.get("label_name")) or as_text(c.get("label")),
             "repetitions": fmt_num(as_int(c.get("repetitions"))),
@@ -256,6 +260,7 @@ def _canaries(can: dict[str, Any]) -> dict[str, Any]:
         out["rows"].append(row)
         if exp is not None and (best is None or exp > best[0]):
             best = (exp, mx, row)
+    out["pii"] = _pii_kinds(as_dict(can.get("by_kind")))
     if best:
         exp, mx, row = best
         out["max_exposure"] = fmt_num(exp, 1)
@@ -268,6 +273,27 @@ def _canaries(can: dict[str, Any]) -> dict[str, Any]:
     elif out["skipped"]:
         out["reading"] = ""
     return out
+
+
+_KIND_TITLES = {"classic": "digit code", "email": "e-mail address", "phone": "phone number"}
+
+
+def _pii_kinds(by_kind: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per personal-data canary kind (every kind but the classic digit code)."""
+    rows = []
+    for kind, k in list(by_kind.items())[:MAX_ROWS]:
+        k = as_dict(k)
+        if kind == "classic":
+            continue
+        verdict = as_dict(k.get("verdict"))
+        rows.append({
+            "kind": as_text(k.get("title")) or _KIND_TITLES.get(str(kind), str(kind)),
+            "n": fmt_num(as_int(k.get("n"))), "revealed": fmt_num(as_int(k.get("n_revealed"))),
+            "exposure": fmt_num(as_finite(k.get("max_exposure")), 1), "max": fmt_num(as_finite(k.get("max_possible")), 1),
+            "repetitions": fmt_num(as_int(k.get("repetitions_of_most_exposed"))),
+            "verdict": as_text(verdict.get("text")) or DASH, "level": as_text(verdict.get("level")),
+        })
+    return rows
 
 
 def _lower_bound(lb: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,8 @@ def checks(model_name: str, section: Mapping[str, Any]) -> list[Check]:
                 f"(canary repeated {c.get('repetitions')}x among {len(exps)})"
                 + ("; the model memorised a planted secret" if high else ""),
             ))
+    if isinstance(can, Mapping) and not can.get("skipped"):
+        out.extend(_pii_check(model_name, can))
     dp = section.get("dp_bound_check") or {}
     if isinstance(dp, Mapping) and not dp.get("skipped") and dp.get("status") in ("pass", "fail"):
         worst = dp.get("worst") if isinstance(dp.get("worst"), Mapping) else {}
@@ -121,3 +123,19 @@ def checks(model_name: str, section: Mapping[str, Any]) -> list[Check]:
         out.append(Check(f"{model_name}: privacy audit", "warn", None, None,
                          "nothing could be measured: give training and held-out data, canaries or audit records"))
     return out
+
+
+def _pii_check(model_name: str, can: Mapping[str, Any]) -> list[Check]:
+    """One line for the personal-data canaries (e-mail addresses, phone numbers), if any were planted."""
+    by_kind = can.get("by_kind")
+    if not isinstance(by_kind, Mapping):
+        return []
+    kinds = [(k, v) for k, v in by_kind.items() if k != "classic" and isinstance(v, Mapping)]
+    if not kinds:
+        return []
+    revealed = sum(int(_num(v.get("n_revealed")) or 0) for _, v in kinds)
+    best = max((_num(v.get("max_exposure")) for _, v in kinds if _num(v.get("max_exposure")) is not None), default=None)
+    parts = [f"{v.get('title', k)}: {int(_num(v.get('n_revealed')) or 0)} of {int(_num(v.get('n')) or 0)} revealed, highest exposure "
+             f"{(_num(v.get('max_exposure')) or 0):.1f} of {(_num(v.get('max_possible')) or 0):.1f} bits" for k, v in kinds]
+    msg = "; ".join(parts) + (": the model gives away planted personal data" if revealed else "")
+    return [Check(f"{model_name}: personal-data canaries", "warn" if revealed else "pass", best, None, msg)]
