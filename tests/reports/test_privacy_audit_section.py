@@ -19,6 +19,7 @@ IMG = '"><img src=x onerror=alert(1)>'
 TEMPLATE = "{{ 7*7 }}"
 RLO = "abc\u202edef"
 SECRET = "4 2 7 1 9"
+PHONE = "07700 900123"
 TRAINING_TEXT = "SECRET-TRAINING-TEXT the parcel for Ngozi arrived"
 
 
@@ -61,7 +62,17 @@ def section(private: bool, show_text: bool = False) -> dict[str, Any]:
                  "scores": {"loss": -0.2, "reference": 1.5}, "nonmember_percentile": {"loss": 0.4, "reference": 0.02}},
                 {"id": "canary-1", "masked_text": "my pin is * * * * *", "label": 0, "repetitions": 1,
                  "exposure": {"exposure": 1.2, "max_exposure": 16.61, "ci": [0.5, 2.0]}, "scores": {}, "nonmember_percentile": {}},
+                {"id": "canary-2", "kind": "phone", "masked_text": f"ring me on 07700 900*** {XSS}", "label": 1, "repetitions": 16,
+                 "text": f"ring me on {PHONE}", "exposure": {"exposure": 9.97 if not private else 1.1, "max_exposure": 9.97, "exhaustive": True},
+                 "verdict": {"level": "revealed", "text": f"revealed: PHONE-VERDICT {IMG}"}, "scores": {}, "nonmember_percentile": {}},
             ],
+            "by_kind": {
+                "classic": {"title": "digit code", "n": 2, "n_revealed": 1, "max_exposure": 14.2, "max_possible": 16.61,
+                            "verdict": {"level": "revealed", "text": "CLASSIC-KIND-VERDICT"}},
+                "phone": {"title": f"phone number {TEMPLATE}", "n": 1, "n_revealed": 1, "max_exposure": 9.97, "max_possible": 9.97,
+                          "repetitions_of_most_exposed": 16, "verdict": {"level": "revealed", "text": f"revealed: KIND-VERDICT {XSS}"}},
+                "email": "malformed",
+            },
             "protocol": {"candidates_per_canary": 1000},
         },
         "epsilon_lower_bound": {
@@ -146,7 +157,7 @@ def test_section_is_rendered_safely(doc):
 
 
 def test_secrets_and_training_texts_are_not_shown(doc):
-    assert SECRET not in html.unescape(doc)
+    assert SECRET not in html.unescape(doc) and PHONE not in html.unescape(doc)
     assert TRAINING_TEXT not in html.unescape(doc)
     assert "Training texts are not shown" in doc
     assert "UNKNOWN-KEY-MARKER" not in doc
@@ -204,3 +215,21 @@ def test_skipped_parts_say_why(doc):
     part = html.unescape(privacy_part(doc))
     assert f"Not run: no privacy ledger {XSS}" in part
     json.dumps(build(results()))  # the view is plain data
+
+
+def test_personal_data_canaries_by_kind(doc):
+    part = html.unescape(privacy_part(doc))
+    assert "Personal-data canaries" in part
+    assert f"revealed: KIND-VERDICT {XSS}" in part and f"phone number {TEMPLATE}" in part  # shown as text, escaped
+    assert "9.97" not in part and "10.0 of 10.0" in part  # exposure of its maximum, one decimal
+    assert "CLASSIC-KIND-VERDICT" not in part  # the classic digit code is not a personal-data kind
+    assert f"revealed: PHONE-VERDICT {IMG}" in part and "phone number" in part  # the per-canary verdict and kind
+    raw = privacy_part(doc)
+    assert "KIND-VERDICT &lt;script&gt;" in raw and "PHONE-VERDICT &#34;&gt;&lt;img" in raw
+    view = build(results())
+    (model,) = [m for m in view["models"] if m["name"] == "baseline"]
+    assert [k["kind"] for k in model["canaries"]["pii"]] == [f"phone number {TEMPLATE}", "e-mail address"]  # a malformed kind keeps its title only
+    plain = copy.deepcopy(results())
+    for m in plain["models"].values():
+        m["privacy_audit"]["canaries"].pop("by_kind")
+    assert "Personal-data canaries" not in render(plain)
