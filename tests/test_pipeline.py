@@ -79,6 +79,12 @@ def test_demo_pipeline_small_on_real_backbone(tmp_path):
     audit_section = sec["privacy_audit"]
     assert audit_section["membership_inference"]  # both attacks ran on the planted training set
     assert sec["training"]["n_train"] > 256  # demo rows + canaries + audit records
+    canaries = audit_section["canaries"]  # the demo plants personal-data canaries beside the digit codes
+    assert canaries["kinds"] == ["classic", "email", "phone"] and canaries["in_training_data"] == 6
+    for kind in ("email", "phone"):
+        assert canaries["by_kind"][kind]["n"] == 2 and canaries["by_kind"][kind]["verdict"]["level"] in ("revealed", "leaks", "not revealed")
+    assert "Personal-data canaries" in html
+    assert any(c["name"] == "baseline: personal-data canaries" for c in d["checks"])
 
 
 def test_run_audit_runs_default_analyses_on_tiny_model(tiny_dirs):
