@@ -55,7 +55,7 @@ EVIDENCE: dict[str, dict[str, str]] = {
     "robustness": {"title": "Robustness probe", "scope": "model",
                    "what": "invariance tests, character- and word-level attacks under a query budget, radius-1 certificates"},
     "privacy_audit": {"title": "Privacy leakage audit", "scope": "model",
-                      "what": "membership inference, canary exposure and an empirical epsilon lower bound on the training data"},
+                      "what": "membership inference, canary exposure (personal-data canaries included) and an empirical epsilon lower bound on the training data"},
 }
 
 #: The headings, each with the sections that may serve as evidence for it. Summaries are short
@@ -106,6 +106,7 @@ CHECK_SECTIONS: tuple[tuple[str, str], ...] = (
     ("radius-1 certificate", "robustness"),
     ("membership inference", "privacy_audit"),
     ("canary exposure", "privacy_audit"),
+    ("personal-data canaries", "privacy_audit"),
     ("DP guarantee", "privacy_audit"),
     ("privacy accounting", "privacy_audit"),
     ("empirical ε lower bound", "privacy_audit"),
