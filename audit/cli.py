@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DP-SGD epochs of the private model (default 6, to stay within 10 minutes on 2 CPU cores; "
                         "10 gets within a few points of the non-private model)")
     p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
+    p.add_argument("--canary-kinds", default="classic,email,phone", type=_canary_kinds,
+                   help="comma-separated canary kinds planted in turn for the leakage audit: classic (digit codes), email, "
+                        "phone (fake personal data from reserved ranges); default: all three")
     _explain_args(p)
     _gate_args(p)
     _common(p)
@@ -250,12 +253,22 @@ def _report_paths(args: argparse.Namespace, paths: Sequence[Path]) -> None:
         _say(args, f"wrote {p} ({p.stat().st_size / 1024:.0f} KiB)")
 
 
+def _canary_kinds(value: str) -> tuple[str, ...]:
+    from .privacy.pii_canaries import CANARY_KINDS
+
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    bad = [k for k in kinds if k not in CANARY_KINDS]
+    if not kinds or bad:
+        raise argparse.ArgumentTypeError(f"unknown canary kind(s) {', '.join(bad) or '(none given)'}; known: {', '.join(CANARY_KINDS)}")
+    return kinds
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .pipeline import DemoConfig, run_demo
 
     cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
                      private=not args.no_private, private_epsilon=args.epsilon, private_epochs=args.private_epochs,
-                     privacy_audit=not args.no_privacy_audit)
+                     privacy_audit=not args.no_privacy_audit, canary_kinds=args.canary_kinds)
     _say(args, f"demo: {args.n} generated reviews; fine-tuning the embedded backbone ({args.epochs} epoch(s))"
          + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g} ({args.private_epochs} epochs)")
          + ", then auditing")

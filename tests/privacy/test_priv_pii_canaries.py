@@ -152,3 +152,14 @@ def test_a_memorising_model_reveals_the_personal_data_it_saw(tiny_dirs, random_l
     revealed = sec["canaries"]["by_kind"]
     assert {revealed[k]["verdict"]["level"] for k in ("phone", "email")} <= {"leaks", "revealed"}
     assert sec["canaries"]["in_training_data"] == 4
+
+
+def test_demo_command_chooses_canary_kinds(capsys):
+    from audit.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--out", "x"]).canary_kinds == ("classic", "email", "phone")
+    assert parser.parse_args(["demo", "--out", "x", "--canary-kinds", "phone, email"]).canary_kinds == ("phone", "email")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--out", "x", "--canary-kinds", "classic,ssn"])
+    assert "unknown canary kind(s) ssn" in capsys.readouterr().err
