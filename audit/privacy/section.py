@@ -227,7 +227,8 @@ def audit_privacy(
                 first_row.setdefault(t, i)
         pool_m = sorted(first_row.values())
         pool_o = [i for i, t in enumerate(holdout.texts) if t not in train_texts and t not in special]
-        mi_info = {"excluded_planted_rows": sum(1 for t in train_data.texts if t in special),
+        mi_info = {"pool_sizes": {"members": len(pool_m), "nonmembers": len(pool_o)},
+                   "excluded_planted_rows": sum(1 for t in train_data.texts if t in special),
                    "holdout_overlapping_training": sum(1 for t in holdout.texts if t in train_texts)}
         if mi_info["holdout_overlapping_training"]:
             notes.append(f"{mi_info['holdout_overlapping_training']} held-out records also occur in the training data; "
@@ -243,19 +244,8 @@ def audit_privacy(
         add("audit", records.records.texts, records.records.labels)
 
     # -- attacks -----------------------------------------------------------------------------
-    attacks: list[MembershipAttack] = [LossAttack(batch_size=batch_size, max_length=max_length)]
-    reference_note = ""
-    if o["reference_population"] is None:
-        reference_note = "loss attack only: no reference population was given, so no reference models were trained"
-    elif o["n_reference_models"] < 2:
-        reference_note = "loss attack only: n_reference_models is below 2"
-    else:
-        recipe = reference_recipe({"max_length": max_length, **target_recipe}, o["reference_recipe"])
-        attacks.append(ReferenceAttack(
-            o["reference_population"], n_models=int(o["n_reference_models"]), base_model=o["reference_model"], recipe=recipe,
-            max_train=int(o["reference_max_train"]), exclude_texts=sorted(train_texts | special), seed=seed,
-            batch_size=batch_size, show_progress=show_progress,
-        ))
+    attacks, reference_note = _attacks(o, target_recipe, sorted(train_texts | special), seed=seed, batch_size=batch_size,
+                                       max_length=max_length, show_progress=show_progress)
     if reference_note:
         notes.append(reference_note)
     primary = attacks[-1]
@@ -272,27 +262,11 @@ def audit_privacy(
             timings[f"attack_{attack.name}"] = time.perf_counter() - t0
 
     # -- membership inference ----------------------------------------------------------------
-    membership: MembershipResult | dict[str, Any]
     if mi_skip:
-        membership = _skipped(mi_skip)
+        membership: MembershipResult | dict[str, Any] = _skipped(mi_skip)
         notes.append(mi_skip)
     else:
-        t0 = time.perf_counter()
-        results = {}
-        for attack in attacks:
-            s = scores[attack.name]
-            metrics = attack_metrics(s[groups["members"]], s[groups["nonmembers"]], fprs=o["fprs"],
-                                     n_bootstrap=int(o["n_bootstrap"]), ci_level=float(o["ci_level"]), seed=seed)
-            results[attack.name] = AttackResult(attack.name, attack.title, attack.config(), metrics)
-        n = groups["members"].stop - groups["members"].start
-        membership = MembershipResult(
-            n_members=n, n_nonmembers=groups["nonmembers"].stop - groups["nonmembers"].start,
-            member_source=f"training data {train_data.source} (random sample without planted records)",
-            nonmember_source=f"held-out data {holdout.source}", attacks=results,
-            notes=[reference_note] if reference_note else [],
-            extra={"reference_attack": "reference" in results, "pool_sizes": {"members": len(pool_m), "nonmembers": len(pool_o)}, **mi_info},
-        )
-        timings["membership_metrics"] = time.perf_counter() - t0
+        membership = _membership_step(attacks, scores, groups, o, train_data, holdout, reference_note, mi_info, timings, seed=seed)
 
     # -- the other measurements, one step each ---------------------------------------------------
     canary_section = _canary_step(bundle, spec, o, scores, groups, train_data, notes, timings, seed=seed, batch_size=batch_size,
@@ -314,6 +288,46 @@ def audit_privacy(
     return PrivacyAuditResult(protocol=protocol, membership_inference=membership, canaries=canary_section,
                               epsilon_lower_bound=one_run, dp_bound_check=dp_check, vulnerable_records=vulnerable,
                               notes=notes, timings=timings)
+
+
+def _attacks(o: Mapping[str, Any], target_recipe: Mapping[str, Any], exclude_texts: list[str], *, seed: int, batch_size: int,
+             max_length: int, show_progress: bool) -> tuple[list[MembershipAttack], str]:
+    """The loss attack, and the reference attack when a reference population allows it; a note when it does not."""
+    attacks: list[MembershipAttack] = [LossAttack(batch_size=batch_size, max_length=max_length)]
+    if o["reference_population"] is None:
+        return attacks, "loss attack only: no reference population was given, so no reference models were trained"
+    if o["n_reference_models"] < 2:
+        return attacks, "loss attack only: n_reference_models is below 2"
+    recipe = reference_recipe({"max_length": max_length, **target_recipe}, o["reference_recipe"])
+    attacks.append(ReferenceAttack(
+        o["reference_population"], n_models=int(o["n_reference_models"]), base_model=o["reference_model"], recipe=recipe,
+        max_train=int(o["reference_max_train"]), exclude_texts=exclude_texts, seed=seed,
+        batch_size=batch_size, show_progress=show_progress,
+    ))
+    return attacks, ""
+
+
+def _membership_step(attacks: Sequence[MembershipAttack], scores: Mapping[str, np.ndarray], groups: Mapping[str, slice],
+                     o: Mapping[str, Any], train_data: TextDataset, holdout: TextDataset, reference_note: str,
+                     mi_info: Mapping[str, Any], timings: dict[str, float], *, seed: int) -> MembershipResult:
+    """Each attack's ROC, AUC and TPR at low FPR on the sampled members and held-out non-members."""
+    t0 = time.perf_counter()
+    results = {}
+    for attack in attacks:
+        s = scores[attack.name]
+        metrics = attack_metrics(s[groups["members"]], s[groups["nonmembers"]], fprs=o["fprs"],
+                                 n_bootstrap=int(o["n_bootstrap"]), ci_level=float(o["ci_level"]), seed=seed)
+        results[attack.name] = AttackResult(attack.name, attack.title, attack.config(), metrics)
+    membership = MembershipResult(
+        n_members=groups["members"].stop - groups["members"].start,
+        n_nonmembers=groups["nonmembers"].stop - groups["nonmembers"].start,
+        member_source=f"training data {train_data.source} (random sample without planted records)",
+        nonmember_source=f"held-out data {holdout.source}", attacks=results,
+        notes=[reference_note] if reference_note else [],
+        extra={"reference_attack": "reference" in results, **mi_info},
+    )
+    timings["membership_metrics"] = time.perf_counter() - t0
+    return membership
 
 
 def _canary_step(bundle: Any, spec: CanarySpec | None, o: Mapping[str, Any], scores: Mapping[str, np.ndarray],
