@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DP-SGD epochs of the private model (default 6, to stay within 10 minutes on 2 CPU cores; "
                         "10 gets within a few points of the non-private model)")
     p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
+    p.add_argument("--no-pii-scan", action="store_true", help="skip the scan of the training texts for personal data")
     _explain_args(p)
     _gate_args(p)
     _common(p)
@@ -304,7 +305,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
                      private=not args.no_private, private_epsilon=args.epsilon, private_epochs=args.private_epochs,
-                     privacy_audit=not args.no_privacy_audit)
+                     privacy_audit=not args.no_privacy_audit, personal_data=not args.no_pii_scan)
     _say(args, f"demo: {args.n} generated reviews; fine-tuning the embedded backbone ({args.epochs} epoch(s))"
          + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g} ({args.private_epochs} epochs)")
          + ", then auditing")
