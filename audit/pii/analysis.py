@@ -25,14 +25,21 @@ def scanner_config(scanner: Any) -> dict[str, Any]:
         got = scanner.config()
         if isinstance(got, Mapping):
             cfg.update(got)
-    for key in ("types", "ner_model", "min_confidence"):
+    for key in ("types", "min_confidence"):
         if key not in cfg and hasattr(scanner, key):
             value = getattr(scanner, key)
-            cfg[key] = sorted(value) if isinstance(value, (set, frozenset)) else (list(value) if isinstance(value, tuple) else value)
+            cfg[key] = list(TYPES) if key == "types" and value is None else value
+    if isinstance(cfg.get("types"), (set, frozenset, tuple)):
+        cfg["types"] = sorted(cfg["types"]) if isinstance(cfg["types"], (set, frozenset)) else list(cfg["types"])
     if "detectors" not in cfg and hasattr(scanner, "detectors"):
         cfg["detectors"] = [getattr(d, "name", type(d).__name__) for d in scanner.detectors]
+    if "ner_model" not in cfg:
+        ner = getattr(scanner, "ner", None)
+        cfg["ner_model"] = getattr(scanner, "ner_model", None) if ner is None else getattr(ner, "name", type(ner).__name__)
+        if ner is not None:
+            cfg.setdefault("detectors", []).append(cfg["ner_model"])
     if cfg.get("ner_model") is not None and not isinstance(cfg["ner_model"], (str, int, float, bool)):
-        cfg["ner_model"] = str(getattr(cfg["ner_model"], "name_or_path", cfg["ner_model"]))
+        cfg["ner_model"] = str(cfg["ner_model"])
     return cfg
 
 
