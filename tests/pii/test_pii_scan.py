@@ -105,3 +105,27 @@ def test_scan_command_exit_codes(tmp_path, capsys):
     assert main(["scan", "--data", str(data), "--columns", "nope", "--out", str(tmp_path / "c"), "--quiet"]) == 2
     assert "nope" in capsys.readouterr().err
     assert main(["scan", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "d"), "--quiet"]) == 2
+
+
+def test_demo_names_are_found_only_where_planted_and_reach_the_report(scanner, tmp_path):
+    from audit.demo import make_demo_dataset
+    from audit.pipeline import add_personal_data
+    from audit.results import AuditResult
+    from reports import write_report
+
+    ds = make_demo_dataset(n=300, seed=1)
+    result = AuditResult(run={"command": "demo"}, data={"source": "demo"})
+    sec = add_personal_data(result, ds, scanner)
+    names = ds.meta["names"]
+    hit_rows = {e["row"] for e in sec["examples"]}
+    assert sec["counts"].get("PERSON", 0) > 0 and set(sec["counts"]) == {"PERSON"}
+    assert sec["n_rows_affected"] <= sum(1 for n in names if n)
+    assert all(names[i] for i in hit_rows)  # every example is a review with a planted name
+    assert all(names[i] for i, fs in enumerate(scanner.scan_many(ds.texts)) if fs)  # and so is every row with a finding
+    for e in sec["examples"]:
+        assert names[e["row"]] not in e["text"].split() and "<PERSON>" in e["text"]
+    check = next(c for c in result.checks if c.name == "data: personal data")
+    assert check.status == "warn" and check.value == sec["n_findings"]
+    html = write_report(result.to_dict(), tmp_path / "report.html").read_text()
+    assert 'id="pii"' in html and "&lt;PERSON&gt;" in html
+    assert not any(f" {names[i]} " in html for i in hit_rows)
