@@ -45,3 +45,19 @@ def test_train_anonymise_options_need_the_flag(tmp_path, capsys, monkeypatch):
     rc = main(["train", "--data", str(data), "--out", str(tmp_path / "o"), "--anonymise", "--anonymise-mode", "pseudonym",
                "--no-report", "--quiet"])
     assert rc == 2 and "secret" in capsys.readouterr().err
+
+
+def test_private_training_records_it_too(tmp_path, capsys):
+    data = write_csv(tmp_path / "train.csv", rows=ROWS * 3)
+    model_dir = build("bert+wordpiece", tmp_path / "bert")
+    out = tmp_path / "private"
+    rc = main(["train", "--data", str(data), "--model", str(model_dir), "--out", str(out), "--dp", "--epsilon", "8",
+               "--epochs", "1", "--batch-size", "8", "--anonymise", "--no-explain", "--no-faithfulness", "--no-robustness",
+               "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    saved = json.loads((out / "model" / "training.json").read_text())
+    assert saved["config"]["anonymisation"]["mode"] == "placeholder"
+    assert saved["config"]["anonymisation"]["replacements"]
+    assert saved["model_sha256"] and (out / "model" / "privacy_ledger.json").is_file()
+    results = json.loads((out / "results.json").read_text())
+    assert results["models"]["private"]["training"]["config"]["anonymisation"] == saved["config"]["anonymisation"]
