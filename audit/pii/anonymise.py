@@ -37,6 +37,8 @@ FIRST_NAMES = ("Alex", "Robin", "Sam", "Jordan", "Morgan", "Casey", "Taylor", "J
                "Sasha", "Skyler")
 SURNAMES = ("Smith", "Garcia", "Novak", "Okafor", "Larsen", "Moreau", "Tanaka", "Kowalski", "Silva", "Fischer",
             "Nguyen", "Rossi", "Haddad", "Jensen", "Costa", "Murphy", "Ivanova", "Kim", "Mendes", "Brennan")
+HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "mme", "mlle", "m", "sig",
+                        "sig.ra", "sr", "sra", "srta", "dhr", "mevr"})
 STREETS = ("Maple", "Station", "Church", "Mill", "Park", "Orchard", "Bridge", "Harbour", "Willow", "Chapel")
 STREET_KINDS = ("Street", "Road", "Lane", "Avenue")
 #: Address blocks reserved for documentation (RFC 5737, RFC 3849): never routed to anyone.
@@ -280,11 +282,15 @@ def _address(value: str, stream: bytes, subtype: str | None, kind: str) -> str:
 
 
 def _person(value: str, stream: bytes, subtype: str | None, kind: str) -> str:
+    """A first name, then one surname per further word; a leading title ("Dr", "Mrs.") is kept."""
     words = value.split()
+    titles = []
+    while len(words) > 1 and words[0].rstrip(".").casefold() in HONORIFICS:
+        titles.append(words.pop(0))
     names = [_pick(FIRST_NAMES, stream, 0)] + [_pick(SURNAMES, stream, 4 + 4 * i) for i in range(max(0, len(words) - 1))]
     if value.isupper() and len(value) > 1:
         names = [n.upper() for n in names]
-    return " ".join(names)
+    return " ".join(titles + names)
 
 
 def _other(value: str, stream: bytes, subtype: str | None, kind: str) -> str:

@@ -17,6 +17,10 @@ from .._util import atomic_file
 from ..data import _EXT_TO_FORMAT, _MISSING, DataError, _read_source
 
 
+#: A JSONL record without the key, or a CSV row with too few fields: written back the same way.
+MISSING = _MISSING
+
+
 @dataclass
 class Table:
     name: str
@@ -38,7 +42,7 @@ def read_table(path: str | os.PathLike) -> Table:
     """Every column of a CSV, TSV, JSONL or Parquet file (or a saved Hugging Face dataset)."""
     head, name, fmt = _read_source(path, None, ["text"])
     table, name, fmt = _read_source(path, None, list(head.columns))
-    data = {c: [None if v is _MISSING else v for v in table.data.get(c, [])] for c in table.columns}
+    data = {c: [MISSING if v is _MISSING else v for v in table.data.get(c, [])] for c in table.columns}
     return Table(name=name, format=fmt, columns=list(table.columns), data=data)
 
 
@@ -49,6 +53,8 @@ def write_table(table: Table, path: str | os.PathLike) -> Path:
     if fmt is None:
         raise DataError(f"{path}: unsupported file extension {path.suffix or '(none)'!r}; supported: {', '.join(sorted(_EXT_TO_FORMAT))}")
     rows = [[table.data[c][i] for c in table.columns] for i in range(table.n_rows)]
+    if fmt != "jsonl":
+        rows = [[None if v is MISSING else v for v in r] for r in rows]
     with atomic_file(path) as tmp:
         if fmt == "parquet":
             import pandas as pd
@@ -58,10 +64,20 @@ def write_table(table: Table, path: str | os.PathLike) -> Path:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             if fmt == "jsonl":
                 for r in rows:
-                    f.write(json.dumps(dict(zip(table.columns, r)), ensure_ascii=False, default=str) + "\n")
+                    record = {c: v for c, v in zip(table.columns, r) if v is not MISSING}
+                    f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             else:
                 w = csv.writer(f, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
                 w.writerow(table.columns)
                 for r in rows:
-                    w.writerow(["" if v is None else v for v in r])
+                    w.writerow([_cell(v) for v in r])
     return path
+
+
+def _cell(v: Any) -> Any:
+    """A CSV/TSV cell: lists and objects (from JSONL or Parquet input) as JSON, missing as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, (list, dict)) or type(v).__name__ == "ndarray":
+        return json.dumps(v.tolist() if hasattr(v, "tolist") else v, ensure_ascii=False, default=str)
+    return v

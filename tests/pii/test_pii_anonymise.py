@@ -77,6 +77,24 @@ def test_many_cards_are_all_luhn_invalid():
         assert not _luhn_ok(a.surrogate("CREDIT_CARD", value))
 
 
+def test_person_surrogates_keep_titles_and_word_count():
+    a = Anonymiser("pseudonym", SECRET)
+    new = a.surrogate("PERSON", "Dr Hans Müller")
+    assert new.startswith("Dr ") and len(new.split()) == 3 and "Hans" not in new
+    assert len(a.surrogate("PERSON", "Priya").split()) == 1
+    assert a.surrogate("PERSON", "priya") == a.surrogate("PERSON", "Priya")  # case does not make another person
+
+
+def test_jsonl_keys_and_values_are_kept(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "mail a.b@example.com", "n": 3, "tags": ["x"]}\n{"n": 4}\n', encoding="utf-8")
+    assert main(["anonymise", "--data", str(src), "--out", str(tmp_path / "o.jsonl"), "--quiet"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert rows == [{"text": "mail <EMAIL>", "n": 3, "tags": ["x"]}, {"n": 4}]
+    assert main(["anonymise", "--data", str(src), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 0
+    assert _read(tmp_path / "o.csv") == [{"text": "mail <EMAIL>", "n": "3", "tags": '["x"]'}, {"text": "", "n": "4", "tags": ""}]
+
+
 def test_anonymise_returns_changes_without_values():
     text = "mail a.b@example.com now"
     new, changes = Anonymiser().anonymise(text, [Finding(EMAIL, 5, 20, "email", 0.9), Finding(PHONE, 7, 9, "x", 0.5)])
