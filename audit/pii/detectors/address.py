@@ -4,6 +4,8 @@
   (English street types, the USPS / Royal Mail vocabulary);
 * street type first — "78, rue de Bailly", "Via Roma 12", "Calle de Alcalá, 23" (French,
   Spanish, Italian, Portuguese street types), with a house number before or after;
+* a French street in lower case without a house number ("boulevard de Michel"), with a lower
+  confidence;
 * compound street names with the number after — "Hauptstraße 5", "Miasteeg 124",
   "Laurenz-Hölzenbecher-Weg 18" (German and Dutch endings).
 
@@ -27,7 +29,10 @@ _WORD = r"[A-ZÀ-Ý][\w'’.-]*"
 _PARTICLE = r"(?:de|del|della|delle|dei|di|da|du|des|la|le|les|los|las|el|do|dos|das|y|e|d'|l')"
 _POSTCODE = (r"(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4} ?[A-Z]{2})")
 _TAIL = rf"(?P<tail>,?\s+(?:{_WORD}\s+){{0,3}}?(?:{_WORD},?\s+)?(?:[A-Z]{{2}}\s+)?{_POSTCODE}(?![\w-]))?"
-_UNIT = r"(?:(?:Flat|Studio|Apt\.?|Apartment|Suite|Unit|Ste\.?|Piso|Piano|Bus)\s+\d+[A-Za-z]?)"
+# French street types written in lower case name a street even without a house number ("rue de Bailly").
+FRENCH_BARE = r"(?:rue|boulevard|avenue|chemin|allée|impasse|quai)(?=\s+(?:(?:de|du|des|de la|d')\s*)?[A-ZÀ-Ý])"
+_UNIT = (r"(?:(?:Flat|Studio|Apt\.?|Apartment|Suite|Unit|Ste\.?|Piso|Puerta|Escalera|Bajo|Piano|Appartamento|Interno|"
+         r"Scala|Wohnung|Etage|Bus)\s+\d+[A-Za-z]?)")
 
 
 def _alternation(words) -> str:
@@ -45,13 +50,13 @@ class AddressDetector(Detector):
             rf"(?P<suffix>{_alternation(g['street_suffixes'])})\b\.?(?:,?\s+{_UNIT})?{_TAIL}")
         self.prefix_first = re.compile(
             rf"(?:(?<![\w.,-])(?P<num>\d{{1,4}}(?:\s?(?:bis|ter))?),?\s+(?i:{_alternation(g['street_prefixes'])})"
-            rf"|(?<![\w-])(?:{_alternation(g['street_prefixes'])}))"
+            rf"|(?<![\w-])(?P<bare>{FRENCH_BARE})|(?<![\w-])(?:{_alternation(g['street_prefixes'])}|C\.))"
             rf"(?:\s+{_PARTICLE}\s*{_WORD}|\s+{_WORD}){{1,4}}"
-            rf"(?:,?\s+(?P<after>\d{{1,4}}[A-Za-z]?)(?![\d%.,]\d|[%\w]))?(?:\s+{_UNIT})?{_TAIL}")
+            rf"(?:,?\s+(?P<after>\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}})?)(?![\d%.,]\d|[%\w]))?(?:\s+{_UNIT})?{_TAIL}")
         endings = _alternation(g["street_endings"])
         self.compound = re.compile(
             rf"(?<![\w-])(?:(?:[A-ZÀ-Ý][\w'’.]*-)+(?i:{endings})|[A-ZÀ-Ý][\w'’]{{2,}}?(?i:{endings}))"
-            rf"\s*(?<=[\s.])\d{{1,3}}[a-zA-Z]?(?:\s?-\s?\d{{1,3}})?(?![\d%]|[.,]\d|\w){_TAIL}")
+            rf"\s*(?<=[\s.])\d{{1,4}}[a-zA-Z]?(?:\s?[-/]\s?\d{{1,4}})?(?![\d%]|[.,]\d|\w)(?:\s+{_UNIT})?{_TAIL}")
 
     def might_contain(self, text: str) -> bool:
         return any(ch.isdigit() for ch in text)
@@ -64,6 +69,8 @@ class AddressDetector(Detector):
         for m in self.prefix_first.finditer(text):
             if m.group("num") or m.group("after"):
                 out.append(self._finding(m, 0.8))
+            elif m.group("bare"):
+                out.append(self._finding(m, 0.55))
         for m in self.compound.finditer(text):
             out.append(self._finding(m, 0.8))
         return out

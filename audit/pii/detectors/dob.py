@@ -66,11 +66,15 @@ class DobDetector(Detector):
 
     def find(self, text: str) -> list[Finding]:
         today = dt.date.today()
-        cue_ends = [c.end() for c in CUE.finditer(text)]
-        out = []
-        for m in DATE.finditer(text):
-            if not any(0 <= m.start() - e <= CUE_WINDOW for e in cue_ends):
-                continue
-            if parse_date(m, today) is not None:
-                out.append(self.finding(m.start(), m.end(), 0.9))
+        out, taken = [], set()
+        for cue in CUE.finditer(text):
+            # Each cue claims the first real date that follows it within a few words.
+            for m in DATE.finditer(text, cue.end(), min(len(text), cue.end() + CUE_WINDOW + 30)):
+                if m.start() - cue.end() > CUE_WINDOW:
+                    break
+                if parse_date(m, today) is not None:
+                    if m.start() not in taken:
+                        taken.add(m.start())
+                        out.append(self.finding(m.start(), m.end(), 0.9))
+                    break
         return out

@@ -21,8 +21,8 @@ from ..findings import PERSON, Finding
 from . import gazetteer
 from .base import Detector
 
-_CAP = r"[A-ZÀ-Ý][a-zß-ÿ]+(?:[-'’][A-ZÀ-Ý]?[a-zß-ÿ]+)*"
-_PARTICLE = r"(?:van der|van den|van de|van|von der|von|de la|de los|del|della|de|di|da|du|dos|le|la|ter|ten|bin|al)"
+_CAP = r"[A-ZÀ-Ý][a-zß-ÿ]+(?:[-'’][A-ZÀ-Ý]?[a-zß-ÿ]+)*(?![\w])"
+_PARTICLE = r"(?i:van der|van den|van de|van|von der|von|de la|de los|del|della|de|di|da|du|dos|le|la|ter|ten|bin|al)"
 HONORIFIC = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|"
              r"Ing|Avv|Dhr|Mevr|Mevrouw|Meneer|Madame|Monsieur|Señor|Señora|Signor|Signora)\.?")
 CUE = re.compile(
@@ -68,9 +68,11 @@ class PersonDetector(Detector):
             word = m.group()
             if word in NOT_SURNAME:
                 continue
+            if text.startswith(".", m.end()) and m.end() + 1 < len(text) and not text[m.end() + 1].isspace():
+                continue  # an abbreviation such as "Univ.Prof." or "Dipl.-Ing."
             before = text[max(0, m.start() - 24):m.start()]
             cue = CUE.search(before)
-            known = word in self.first_names
+            known = word in self.first_names or word.split("-", 1)[0] in self.first_names
             if not known and cue is None:
                 continue
             end = self._surname_end(text, m.end())

@@ -22,8 +22,11 @@ CANDIDATE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d \t().\-/]{5,22}\d")
 PHONE_CONTEXT = re.compile(r"\b(?:tel|phone|call|cell|mobile|mob|whats ?app|fax|sms|text|ring|reach|contact|"
                            r"telefon|téléphone|portable|móvil|telefono|cellulare|bel)\w*", re.I)
 # Numbers labelled as something other than a phone number are not reported.
-OTHER_LABEL = re.compile(r"(?:isbn(?:-1[03])?|order|invoice|tracking|ref(?:erence)?|serial|sku|item|part|"
-                         r"account|acct|iban|card|no\.|nr\.?|#)\s*[:#]?\s*$", re.I)
+OTHER_LABEL = re.compile(r"(?:(?:isbn(?:-1[03])?|order|invoice|tracking|ref(?:erence)?|serial|sku|item|part|"
+                         r"account|acct|iban|card|ticket|booking|customer)(?:\s*(?:no\.?|nr\.?|number|id))?|no\.|nr\.?|#)"
+                         r"\s*[:#]?\s*$", re.I)
+EXTENSION = re.compile(r"[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6}(?!\d)", re.I)
+DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 class PhoneDetector(Detector):
@@ -45,12 +48,15 @@ class PhoneDetector(Detector):
         for m in CANDIDATE.finditer(text):
             if count_digits(m.group()) < 7 or OTHER_LABEL.search(text[max(0, m.start() - 24):m.start()]):
                 continue
+            if DOTTED_QUAD.fullmatch(m.group().strip()):
+                continue  # an IPv4 address, not a number written with dots
             out.extend(self._match_window(text, m.start(), m.end()))
         return out
 
     def _match_window(self, text: str, start: int, end: int) -> list[Finding]:
         # A little context on each side lets the matcher reject timestamps, dates and numbers glued to letters.
-        lo, hi = max(0, start - 2), min(len(text), end + 4)
+        ext = EXTENSION.match(text, end)
+        lo, hi = max(0, start - 2), min(len(text), (ext.end() if ext else end) + 4)
         window = text[lo:hi]
         if text[start] == "+":
             return [f for f, _ in self._matches(text, window, lo, start, end, "ZZ")]
@@ -75,6 +81,8 @@ class PhoneDetector(Detector):
         ]
 
     def _to_finding(self, text: str, start: int, end: int, number) -> Finding:
+        if text[start] == "(" and ")" not in text[start:end]:
+            start += 1  # an opening bracket of the sentence, not of an area code
         confidence = 0.9 if text[start] == "+" else 0.8
         if has_context(text, start, end, PHONE_CONTEXT, before=30):
             confidence += 0.08
