@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .detectors import NerDetector, build
-from .findings import Finding
+from .findings import TYPES, Finding
 
 
 class PIIScanner:
@@ -26,8 +26,15 @@ class PIIScanner:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.types = tuple(types) if types is not None else None
         self.detectors = build(self.types)
+        self.ner_model = str(ner_model) if ner_model is not None else None
         self.ner = NerDetector(ner_model) if ner_model is not None else None
         self.min_confidence = float(min_confidence)
+
+    def config(self) -> dict:
+        """What this scanner looks for and how, as plain data (recorded next to its results)."""
+        detectors = [d.name for d in self.detectors] + ([self.ner.name] if self.ner is not None else [])
+        return {"types": list(self.types) if self.types is not None else list(TYPES), "detectors": detectors,
+                "ner_model": self.ner.name if self.ner is not None else None, "min_confidence": self.min_confidence}
 
     def scan(self, text: str) -> list[Finding]:
         """The findings in one text, sorted by position, overlaps resolved."""

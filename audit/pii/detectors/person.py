@@ -21,7 +21,7 @@ from ..findings import PERSON, Finding
 from . import gazetteer
 from .base import Detector
 
-_CAP = r"[A-ZÀ-Ý][a-zß-ÿ]+(?:[-'’][A-ZÀ-Ý]?[a-zß-ÿ]+)*(?![\w])"
+_CAP = r"(?:[A-ZÀ-Ý]['’])?[A-ZÀ-Ý][a-zß-ÿ]+(?:[A-ZÀ-Ý][a-zß-ÿ]+)?(?:[-'’][A-ZÀ-Ý]?[a-zß-ÿ]+)*(?![\w])"
 _PARTICLE = r"(?i:van der|van den|van de|van|von der|von|de la|de los|del|della|de|di|da|du|dos|le|la|ter|ten|bin|al)"
 HONORIFIC = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|"
              r"Ing|Avv|Dhr|Mevr|Mevrouw|Meneer|Madame|Monsieur|Señor|Señora|Signor|Signora)\.?")
