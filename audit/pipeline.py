@@ -560,6 +560,6 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     if config.personal_data:
         t0 = time.perf_counter()
         add_personal_data(result, train)
-        timings["personal_data"] = time.perf_counter() - t0
+        result.run.setdefault("timings", {})["personal_data"] = time.perf_counter() - t0
     write_outputs(result, out_dir)
     return result

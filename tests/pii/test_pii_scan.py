@@ -129,3 +129,21 @@ def test_demo_names_are_found_only_where_planted_and_reach_the_report(scanner, t
     html = write_report(result.to_dict(), tmp_path / "report.html").read_text()
     assert 'id="pii"' in html and "&lt;PERSON&gt;" in html
     assert not any(f" {names[i]} " in html for i in hit_rows)
+
+
+def test_demo_run_writes_the_section(tmp_path):
+    """``run_demo`` scans what it trains on: results.json and the report carry the section."""
+    from model_zoo import build
+
+    from audit.pipeline import AuditConfig, DemoConfig, run_demo
+
+    cfg = DemoConfig(n=160, private=False, privacy_audit=False, max_length=32,
+                     audit=AuditConfig(explain=False, analyses=(), show_progress=False))
+    result = run_demo(tmp_path / "demo", cfg, device="cpu", model_source=build("bert+wordpiece", tmp_path / "bert"))
+    d = json.loads((tmp_path / "demo" / "results.json").read_text())
+    sec = d["data"]["personal_data"]
+    assert sec["n_rows"] == d["data"]["splits"]["train"] and sec["counts"]["PERSON"] > 0
+    assert any(c["name"] == "data: personal data" and c["status"] == "warn" for c in d["checks"])
+    assert result.run["timings"]["personal_data"] >= 0
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "Personal data in the training text" in html and "&lt;PERSON&gt;" in html
