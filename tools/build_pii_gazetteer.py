@@ -48,6 +48,8 @@ EXTRA_AMBIGUOUS = {
     "Dakota", "Savannah", "Phoenix", "Florida", "Brooklyn", "Camden", "Kent", "Devon", "Chester", "Tesla",
     "Page", "Star", "Sunny", "Rich", "Art", "Sky", "Will", "Wes", "Mercy", "Liberty", "Trinity", "Unity",
 }
+# Given names whose only WordNet senses are rare in running text ("maria": lunar seas).
+NOT_AMBIGUOUS = {"Maria", "John", "Adam", "Victor", "Harry", "Jimmy", "Johnny", "Mike", "Sally", "Sonny", "Jan", "Eddy"}
 EXTRA_SUFFIXES = ("St", "Ave", "Rd", "Ln", "Dr", "Blvd", "Ct", "Pl", "Sq", "Ter", "Hwy", "Pkwy", "Cres", "Gdns")
 EXTRA_PREFIXES = ("Rue", "Avenue", "Boulevard", "Chemin", "Impasse", "Allée", "Place", "Quai", "Calle", "Avenida",
                   "Paseo", "Plaza", "Carrer", "Via", "Viale", "Piazza", "Corso", "Vicolo", "Largo", "Rua", "Travessa")
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {
         "source": f"Faker {faker.VERSION} locale providers (MIT licence); see FAKER_LICENSE.txt",
         "first_names": names,
-        "ambiguous_first_names": sorted(n for n in name_set if n.lower() in common or n in EXTRA_AMBIGUOUS),
+        "ambiguous_first_names": sorted(n for n in name_set if (n.lower() in common or n in EXTRA_AMBIGUOUS) and n not in NOT_AMBIGUOUS),
         **street_vocabulary(),
     }
     raw = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=0).encode("utf-8")

@@ -58,6 +58,8 @@ IN_CONTEXT = [
     ("PERSON", "Fien van Westfalen replied quickly.", "Fien van Westfalen", None),
     ("PERSON", "Hi, my name is Zorblat Quux.", "Zorblat Quux", None),
     ("PERSON", "Please ask for Mrs Appleby at the desk.", "Mrs Appleby", None),
+    ("PERSON", "Copyright 1994-1996, Thomas G. Lane.", "Thomas G. Lane", None),
+    ("PERSON", "I met Kevin O'Brien and Sarah McDonald", "Sarah McDonald", None),
 ]
 
 
@@ -111,6 +113,9 @@ DISTRACTORS = [
     "Will you ship to Paris in May?",
     "I bought 3 Golf Clubs and 2 kids' bikes at 10:30:15.",
     "Error 0x80070005 at 12:30:45, MAC 00:1A:2B:3C:4D:5E.",
+    "Write to the office in Boston, MA 02110-1301 instead.",  # ZIP+4, not a phone number
+    "Source at https://github.com/lz4/lz4 and https://ftp.example.org/pub/linux/ too.",  # projects, not people
+    "Built with GCC 2.7.2.3 back then.",
 ]
 
 

@@ -31,6 +31,7 @@ _POSTCODE = (r"(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4} ?[A-Z]
 _TAIL = rf"(?P<tail>,?\s+(?:{_WORD}\s+){{0,3}}?(?:{_WORD},?\s+)?(?:[A-Z]{{2}}\s+)?{_POSTCODE}(?![\w-]))?"
 # French street types written in lower case name a street even without a house number ("rue de Bailly").
 FRENCH_BARE = r"(?:rue|boulevard|avenue|chemin|allée|impasse|quai)(?=\s+(?:(?:de|du|des|de la|d')\s*)?[A-ZÀ-Ý])"
+YEAR_LIST = re.compile(r"(?:19|20)\d\d(?:\s*-\s*(?:19|20)?\d\d)?,")
 _UNIT = (r"(?:(?:Flat|Studio|Apt\.?|Apartment|Suite|Unit|Ste\.?|Piso|Puerta|Escalera|Bajo|Piano|Appartamento|Interno|"
          r"Scala|Wohnung|Etage|Bus)\s+\d+[A-Za-z]?)")
 
@@ -64,6 +65,8 @@ class AddressDetector(Detector):
     def find(self, text: str) -> list[Finding]:
         out = []
         for m in self.suffix_first.finditer(text):
+            if YEAR_LIST.match(m.group()):
+                continue  # "1994-1996, Thomas G. Lane": years before a name, not a house number
             strong = m.group("suffix").rstrip(".") in STRONG_SUFFIXES
             out.append(self._finding(m, 0.85 if strong else 0.6))
         for m in self.prefix_first.finditer(text):

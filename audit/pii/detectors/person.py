@@ -31,7 +31,8 @@ CUE = re.compile(
     rf"[Jj]e m'appelle|[Ii]ch heiße|[Ii]ch bin|[Mm]i chiamo|[Mm]e llamo|[Mm]ijn naam is|[Ii]k ben|[Gg]rüße,|[Cc]ordialement,|"
     rf"[Ss]aludos,|[Gg]roeten,))[ \t]+$")
 WORD = re.compile(_CAP)
-SURNAME = re.compile(rf"(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{1,3}}(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?")
+_INITIALS = r"(?:[ \t]+[A-Z]\.)*"
+SURNAME = re.compile(rf"(?:{_INITIALS}[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{1,3}}(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?")
 HONORIFIC_BEFORE = re.compile(rf"\b{HONORIFIC}[ \t]+$")
 # Capitalised words that never continue a name.
 NOT_SURNAME = {
@@ -40,10 +41,13 @@ NOT_SURNAME = {
     "Is", "Was", "Are", "Were", "Has", "Had", "Have", "Will", "Would", "Can", "Could", "Should", "Did", "Does",
     "Thanks", "Thank", "Hi", "Hello", "Hey", "Dear", "Yes", "No", "Not", "Very", "Great", "Good", "Best",
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
-    "April", "May", "June", "July", "August", "September", "October", "November", "December", "Street", "Road",
-    "Avenue", "Lane", "Drive", "Customer", "Service", "Support", "Team", "Store", "Shop", "Hotel", "Restaurant",
+    "April", "May", "June", "July", "August", "September", "October", "November", "December",
+    "Customer", "Service", "Support", "Team", "Store", "Shop", "Hotel", "Restaurant",
     "Der", "Die", "Das", "Und", "Le", "La", "Les", "Et", "El", "Los", "Las", "Il", "Het", "En", "Een",
 }
+# Street types that are not also common surnames (unlike "Lane", "Hill", "Wood").
+STREET_WORDS = {"Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Highway", "Parkway",
+                "Square", "Terrace", "Crescent", "Straße", "Strasse", "Gasse", "Weg", "Platz", "Allee", "Straat", "Laan"}
 SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(\n]\s*)$")
 
 
@@ -55,6 +59,8 @@ class PersonDetector(Detector):
         g = gazetteer.load()
         self.ambiguous = g["ambiguous_first_names"]
         self.first_names = g["first_names"]
+        self.street_words = g["street_prefixes"] | STREET_WORDS
+        self.street_endings = tuple(g["street_endings"])
 
     def might_contain(self, text: str) -> bool:
         return not text.islower()
@@ -98,9 +104,11 @@ class PersonDetector(Detector):
         if m is None:
             return end
         stop = end
-        for part in re.finditer(rf"[ \t]+(?:{_PARTICLE}[ \t]+)?({_CAP})|,?[ \t]+(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?",
+        for part in re.finditer(rf"{_INITIALS}[ \t]+(?:{_PARTICLE}[ \t]+)?({_CAP})|,?[ \t]+(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?",
                                 m.group()):
-            if part.group(1) is not None and part.group(1) in NOT_SURNAME:
-                break
+            word = part.group(1)
+            if word is not None and (word in NOT_SURNAME or word in self.street_words
+                                     or word.lower().endswith(self.street_endings)):
+                break  # "Kevin Street", "Ida Jäckel-Gasse": a street, not a surname
             stop = end + part.end()
         return stop

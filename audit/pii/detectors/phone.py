@@ -23,9 +23,10 @@ PHONE_CONTEXT = re.compile(r"\b(?:tel|phone|call|cell|mobile|mob|whats ?app|fax|
                            r"telefon|téléphone|portable|móvil|telefono|cellulare|bel)\w*", re.I)
 # Numbers labelled as something other than a phone number are not reported.
 OTHER_LABEL = re.compile(r"(?:(?:isbn(?:-1[03])?|order|invoice|tracking|ref(?:erence)?|serial|sku|item|part|"
-                         r"account|acct|iban|card|ticket|booking|customer)(?:\s*(?:no\.?|nr\.?|number|id))?|no\.|nr\.?|#)"
+                         r"account|acct|iban|card|ticket|booking|customer|build|version|release)(?:\s*(?:no\.?|nr\.?|number|id))?|no\.|nr\.?|#)"
                          r"\s*[:#]?\s*$", re.I)
 EXTENSION = re.compile(r"[ \t]*(?:x|ext\.?|extension|#)[ \t]*\d{1,6}(?!\d)", re.I)
+ZIP4 = re.compile(r"\d{5}-\d{4}")
 DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -48,8 +49,8 @@ class PhoneDetector(Detector):
         for m in CANDIDATE.finditer(text):
             if count_digits(m.group()) < 7 or OTHER_LABEL.search(text[max(0, m.start() - 24):m.start()]):
                 continue
-            if DOTTED_QUAD.fullmatch(m.group().strip()):
-                continue  # an IPv4 address, not a number written with dots
+            if DOTTED_QUAD.fullmatch(m.group().strip()) or ZIP4.fullmatch(m.group().strip()):
+                continue  # an IPv4 address or a US ZIP+4 code, not a phone number
             out.extend(self._match_window(text, m.start(), m.end()))
         return out
 
@@ -77,7 +78,7 @@ class PhoneDetector(Detector):
         return [
             (self._to_finding(text, lo + m.start, lo + m.end, m.number), m.number)
             for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
-            if lo + m.start < end and lo + m.end > start
+            if lo + m.start < end and lo + m.end > start and not _inside_dotted_number(text, lo + m.start)
         ]
 
     def _to_finding(self, text: str, start: int, end: int, number) -> Finding:
@@ -90,6 +91,11 @@ class PhoneDetector(Detector):
 
 
 _NON_DIGITS = re.compile(r"\D+")
+
+
+def _inside_dotted_number(text: str, start: int) -> bool:
+    """Whether a match starts right after "<digit>." or "<digit>," (the tail of 10.0.16869 or 1,234)."""
+    return start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()
 
 
 class _RegionShape:

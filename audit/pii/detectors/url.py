@@ -2,8 +2,9 @@
 
 Only such URLs are reported; a plain site or article URL is not personal data. A URL counts when
 its path has an account segment followed by an identifier (``/users/<name>``, ``/u/<id>``,
-``/profile/<id>``, ``/in/<name>``, ``/@<name>``, ``/~<name>``), when its host is a social or code
-hosting site and the first path segment is an account name, or when its query has an identity
+``/profile/<id>``, ``/in/<name>``, ``/@<name>``, ``/~<name>``), when its host is a social site and the
+first path segment is an account name (on code hosting sites: a bare account link, since
+``github.com/<org>/<repo>`` names a project), or when its query has an identity
 parameter (``email=``, ``user=``, ``uid=``, ``phone=``, ...).
 """
 
@@ -18,13 +19,15 @@ from .base import Detector
 CANDIDATE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.I)
 TRAILING = ".,;:!?)]}'\""
 ACCOUNT_PATH = re.compile(
-    r"/(?:users?|u|profiles?|people|person|members?|accounts?|author|authors|in|pub|user_id|customer|customers|"
+    r"/(?:users?|u|profiles?|people|person|members?|accounts?|author|authors|in|user_id|customer|customers|"
     r"patients?|employees?|staff)/[^/?#]+|/@[^/?#]+|/~[^/?#]+", re.I)
 SOCIAL_HOSTS = {
     "facebook.com", "fb.com", "twitter.com", "x.com", "instagram.com", "github.com", "gitlab.com", "tiktok.com",
-    "linkedin.com", "medium.com", "reddit.com", "youtube.com", "pinterest.com", "threads.net", "bsky.app",
+    "linkedin.com", "medium.com", "bitbucket.org", "codeberg.org", "reddit.com", "youtube.com", "pinterest.com", "threads.net", "bsky.app",
     "vk.com", "t.me", "twitch.tv", "soundcloud.com", "flickr.com", "tumblr.com", "snapchat.com",
 }
+# On code hosts the first segment may be an organisation: only a bare account link counts.
+CODE_HOSTS = {"github.com", "gitlab.com", "bitbucket.org", "codeberg.org"}
 # First path segments on social hosts that are site pages, not accounts.
 SITE_PAGES = {
     "", "home", "about", "help", "login", "signup", "search", "explore", "settings", "privacy", "terms", "watch",
@@ -45,7 +48,10 @@ def personal(url: str) -> bool:
         return True
     host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
     first = parts.path.strip("/").split("/", 1)[0].lower()
-    if host in SOCIAL_HOSTS and first not in SITE_PAGES and not first.endswith((".php", ".html")):
+    segments = [p for p in parts.path.split("/") if p]
+    if host in CODE_HOSTS and len(segments) == 1 and first not in SITE_PAGES:
+        return True
+    if host in SOCIAL_HOSTS - CODE_HOSTS and first not in SITE_PAGES and not first.endswith((".php", ".html")):
         return True
     return any(k.lower() in IDENTITY_PARAMS and v for k, v in parse_qsl(parts.query, keep_blank_values=True))
 
