@@ -9,7 +9,7 @@ import pytest
 from pii_data import EMAILS, PLANTED, PLANTED_ROWS, RAW_VALUES, ROWS, TEXT_VALUES, raw_fragments, write_csv
 
 from audit.cli import main
-from audit.pii import PIIScanner, scan_dataset
+from audit.pii import TYPES, PIIScanner, scan_dataset
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,10 @@ def test_counts_equal_the_planted_ones(scanner):
     assert sum(sec["counts"].values()) == sec["n_findings"]
     assert sec["raw_values_shown"] is False
     assert sec["versions"]["phonenumbers"] and sec["versions"]["python-stdnum"]
-    assert "scanner" in sec and sec["scanner"]
+    assert sec["scanner"]["types"] == list(TYPES) and "email" in sec["scanner"]["detectors"]
+    assert sec["scanner"]["ner_model"] is None and sec["scanner"]["min_confidence"] == 0.5
+    only = scan_dataset(texts, PIIScanner(types=["EMAIL"]))
+    assert only["counts"] == {"EMAIL": PLANTED["EMAIL"]} and only["scanner"]["types"] == ["EMAIL"]
 
 
 def test_examples_are_masked_by_type_and_cover_each_type(scanner):
