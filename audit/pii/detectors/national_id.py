@@ -50,7 +50,7 @@ class Scheme:
 
 
 def _b(body: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-]){body}(?![\w-]|[.,]\d)")
+    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-]|[.,]\d)")
 
 
 SSN_WORDS = re.compile(r"\b(?:ssn|social security|soc\.? sec\.?)\b", re.I)
@@ -72,6 +72,14 @@ SCHEMES = (
 )
 
 
+def _labelled(window: str, label: re.Pattern[str]) -> bool:
+    """Whether the last label before a number labels it: no other number stands between them."""
+    last = None
+    for last in label.finditer(window):
+        pass
+    return last is not None and not any(ch.isdigit() for ch in window[last.end():])
+
+
 class NationalIdDetector(Detector):
     type = NATIONAL_ID
     name = "stdnum"
@@ -81,7 +89,7 @@ class NationalIdDetector(Detector):
         for scheme in SCHEMES:
             for m in scheme.pattern.finditer(text):
                 window = text[max(0, m.start() - 40):m.start()]
-                if scheme.context is not None and not scheme.context.search(window):
+                if scheme.context is not None and not _labelled(window, scheme.context):
                     continue
                 try:
                     valid = scheme.is_valid(m.group())

@@ -48,6 +48,8 @@ NOT_SURNAME = {
 # Street types that are not also common surnames (unlike "Lane", "Hill", "Wood").
 STREET_WORDS = {"Street", "St", "Road", "Rd", "Avenue", "Ave", "Boulevard", "Blvd", "Drive", "Highway", "Parkway",
                 "Square", "Terrace", "Crescent", "Straße", "Strasse", "Gasse", "Weg", "Platz", "Allee", "Straat", "Laan"}
+# Endings of compound street names that surnames do not have (unlike "-ring", "-weg": Siering, Zuidweg).
+STREET_ENDINGS = ("straße", "strasse", "str.", "gasse", "allee", "straat", "platz", "gracht", "steeg", "laan")
 SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(\n]\s*)$")
 
 
@@ -59,8 +61,8 @@ class PersonDetector(Detector):
         g = gazetteer.load()
         self.ambiguous = g["ambiguous_first_names"]
         self.first_names = g["first_names"]
-        self.street_words = g["street_prefixes"] | STREET_WORDS
-        self.street_endings = tuple(g["street_endings"])
+        self.street_words = STREET_WORDS
+        self.street_endings = STREET_ENDINGS
 
     def might_contain(self, text: str) -> bool:
         return not text.islower()

@@ -61,18 +61,21 @@ class PhoneDetector(Detector):
         window = text[lo:hi]
         if text[start] == "+":
             return [f for f, _ in self._matches(text, window, lo, start, end, "ZZ")]
-        # A national number may be valid in several regions: prefer the first one whose own way of
-        # writing it matches the digit groups in the text ("06 27 63 17 06" is French, not German).
+        # A national number may be valid in several regions: prefer the reading that covers most of
+        # the digits, then a region whose own way of writing it matches the digit groups in the text
+        # ("06 27 63 17 06" is French, not German), then the earlier region.
         digits = _NON_DIGITS.sub("", text[start:end])
-        first: list[Finding] = []
-        for region in self.regions:
+        best, best_key = [], None
+        for rank, region in enumerate(self.regions):
             if not self._shapes[region].fits(digits):
                 continue
             found = self._matches(text, window, lo, start, end, region)
-            if found and _grouped_as_written(text, found, region):
-                return [f for f, _ in found]
-            first = first or [f for f, _ in found]
-        return first
+            if not found:
+                continue
+            key = (sum(f.end - f.start for f, _ in found), _grouped_as_written(text, found, region), -rank)
+            if best_key is None or key > best_key:
+                best, best_key = [f for f, _ in found], key
+        return best
 
     def _matches(self, text, window, lo, start, end, region):
         return [
