@@ -72,6 +72,21 @@ def _gate_args(p: argparse.ArgumentParser, fail_on: str = "never") -> None:
                    help="write a markdown summary (verdict, checks, headline metrics), e.g. \"$GITHUB_STEP_SUMMARY\"")
 
 
+def _pii_scanner_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("personal-data scanner")
+    g.add_argument("--pii-types", default=None, metavar="A,B", help="types to look for, e.g. EMAIL,PHONE (default: all)")
+    g.add_argument("--ner-model", default=None, help="token-classification model directory that finds names (default: none)")
+    g.add_argument("--min-confidence", type=float, default=0.5, help="drop findings less sure than this (default 0.5)")
+
+
+def _anonymise_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(f"--{prefix}mode", dest="anonymise_mode", choices=("placeholder", "pseudonym"), default="placeholder",
+                   help="placeholder: <EMAIL>, <PHONE>...; pseudonym: consistent keyed surrogates of the same shape "
+                        "(needs a secret) (default placeholder)")
+    p.add_argument("--secret-file", default=None, metavar="PATH",
+                   help="file holding the pseudonym secret (or set AUDIT_PII_SECRET); never written to any output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -94,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--canary-kinds", default="classic,email,phone", type=_canary_kinds,
                    help="comma-separated canary kinds planted in turn for the leakage audit: classic (digit codes), email, "
                         "phone (fake personal data from reserved ranges); default: all three")
+    p.add_argument("--no-pii-scan", action="store_true", help="skip the scan of the training texts for personal data")
     _explain_args(p)
     _gate_args(p)
     _common(p)
@@ -116,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-grad-norm", type=float, default=None, help="per-example clipping norm C")
     g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
     g.add_argument("--max-physical-batch-size", type=int, default=None, help="largest batch held in memory at once")
+    g = p.add_argument_group("personal data")
+    g.add_argument("--anonymise", action="store_true",
+                   help="replace personal data in the training texts before training (recorded in training.json)")
+    _anonymise_args(g, prefix="anonymise-")
+    _pii_scanner_args(p)
     _explain_args(p)
     _gate_args(p)
     _common(p)
@@ -138,6 +159,35 @@ def build_parser() -> argparse.ArgumentParser:
     _explain_args(p)
     _gate_args(p)
     _common(p)
+
+    p = sub.add_parser("scan", help="scan a data file for personal data (e-mails, phones, cards, IBANs, identity numbers, names...)",
+                       description="Scan the text of a data file for personal data and write results.json (a personal_data "
+                                   "section under data) and report.html. Values are masked by their type unless "
+                                   "--show-values is given. No model is loaded.")
+    p.add_argument("--data", required=True, help="CSV, TSV, JSONL or Parquet file, or a saved Hugging Face dataset directory")
+    p.add_argument("--text-column", default="text", help="column holding the text (default: text)")
+    p.add_argument("--columns", default=None, metavar="A,B", help="scan these columns instead (comma-separated)")
+    p.add_argument("--out", default=".", help="output directory for results.json and report.html (default: .)")
+    p.add_argument("--examples", type=int, default=5, help="texts shown as examples (default 5)")
+    p.add_argument("--show-values", action="store_true",
+                   help="show the personal data itself in the examples (recorded in the results; off by default)")
+    _pii_scanner_args(p)
+    _gate_args(p)
+    p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("anonymise", help="replace personal data in a data file by placeholders or keyed pseudonyms",
+                       description="Scan the text column(s) and write a copy of the file with every value found replaced: "
+                                   "by its type (<EMAIL>, placeholder mode) or by a consistent surrogate of the same "
+                                   "shape derived from your secret with HMAC-SHA256 (pseudonym mode). Other columns "
+                                   "are kept. The output is written atomically.")
+    p.add_argument("--data", required=True, help="CSV, TSV, JSONL or Parquet file")
+    p.add_argument("--out", required=True, help="the anonymised file to write (format by its extension)")
+    p.add_argument("--text-column", default="text", help="column holding the text (default: text)")
+    p.add_argument("--columns", default=None, metavar="A,B", help="anonymise these columns instead (comma-separated)")
+    _anonymise_args(p)
+    p.add_argument("--summary", default=None, metavar="PATH", help="also write the summary (counts per type, no values) as JSON")
+    _pii_scanner_args(p)
+    p.add_argument("--quiet", "-q", action="store_true")
 
     p = sub.add_parser("render", help="re-render report.html from a results.json without recomputing")
     p.add_argument("results", help="results.json")
@@ -268,7 +318,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
                      private=not args.no_private, private_epsilon=args.epsilon, private_epochs=args.private_epochs,
-                     privacy_audit=not args.no_privacy_audit, canary_kinds=args.canary_kinds)
+                     privacy_audit=not args.no_privacy_audit, canary_kinds=args.canary_kinds,
+                     personal_data=not args.no_pii_scan)
     _say(args, f"demo: {args.n} generated reviews; fine-tuning the embedded backbone ({args.epochs} epoch(s))"
          + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g} ({args.private_epochs} epochs)")
          + ", then auditing")
@@ -300,6 +351,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         train, eval_data = data, _load_data(args, args.eval_data, label_names=data.label_names, multi_label=data.multi_label or None)
     else:
         train, eval_data = data.split(args.eval_fraction, seed=args.seed)
+    anonymisation = None
+    if args.anonymise:
+        train, anonymisation = _anonymise_training(args, train)
+    elif args.secret_file or args.anonymise_mode != "placeholder":
+        raise ValueError("--anonymise-mode and --secret-file need --anonymise")
     timings["data"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names, seed=args.seed,
@@ -311,6 +367,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.dp:
         record = _train_private(args, bundle, train, eval_data, out / "model")
+        if anonymisation:
+            record.config["anonymisation"] = anonymisation
+            _record_anonymisation(out / "model", anonymisation)
         eps = record.ledger["epsilon"]
         _say(args, f"privacy: epsilon {eps:.3g} at delta {record.ledger['delta']:.1g} ({record.ledger['accountant']} accountant)")
     else:
@@ -318,6 +377,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm and --trainable need --dp")
         record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
                            max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
+        if anonymisation:
+            record.config["anonymisation"] = anonymisation
         save_checkpoint(bundle, out / "model", record)
     record.checkpoint = "model"
     timings["train"] = time.perf_counter() - t0
@@ -328,6 +389,136 @@ def cmd_train(args: argparse.Namespace) -> int:
                            command="train", timings=timings, extra_config={"train": vars_for_record(args)})
         _report_paths(args, write_outputs(result, out))
         return _gate(args, result.to_dict(), str(out / "results.json"))
+    return 0
+
+
+def _pii_scanner(args: argparse.Namespace) -> Any:
+    from .pii.scanner import PIIScanner
+
+    types = [t.strip() for t in args.pii_types.split(",") if t.strip()] if args.pii_types else None
+    return PIIScanner(types=types, ner_model=args.ner_model, min_confidence=args.min_confidence)
+
+
+def _pii_secret(args: argparse.Namespace) -> str | None:
+    """The pseudonym secret from --secret-file or AUDIT_PII_SECRET (the file wins)."""
+    if args.secret_file:
+        path = Path(args.secret_file)
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            raise ValueError(f"--secret-file {path}: no such file") from None
+    return os.environ.get("AUDIT_PII_SECRET") or None
+
+
+def _anonymiser(args: argparse.Namespace) -> Any:
+    from .pii.anonymise import Anonymiser
+
+    return Anonymiser(mode=args.anonymise_mode, secret=_pii_secret(args) if args.anonymise_mode == "pseudonym" else None)
+
+
+def _anonymise_training(args: argparse.Namespace, train: Any) -> tuple[Any, dict[str, Any]]:
+    """The training split with its personal data replaced, and what was done (no values, no secret)."""
+    from dataclasses import replace
+
+    from .pii.analysis import library_versions, scanner_config
+    from .pii.anonymise import anonymise_texts
+
+    anonymiser = _anonymiser(args)
+    scanner = _pii_scanner(args)
+    texts, summary = anonymise_texts(train.texts, scanner, anonymiser)
+    summary.update(scanner=scanner_config(scanner), versions=library_versions())
+    _say(args, f"anonymised {summary['n_replacements']} pieces of personal data in {summary['n_texts_changed']} training texts "
+         f"({args.anonymise_mode} mode)")
+    changed = [a != b for a, b in zip(train.texts, texts)]
+    rationales = None if train.rationales is None else [
+        None if c else r for c, r in zip(changed, train.rationales)]
+    if rationales is not None and any(r is None for r in rationales):
+        rationales = None  # word flags no longer line up with the rewritten words
+        summary["rationales_dropped"] = True
+    return replace(train, texts=texts, rationales=rationales), summary
+
+
+def _record_anonymisation(model_dir: Path, anonymisation: dict[str, Any]) -> None:
+    """Add the anonymisation to a training.json already written with the model."""
+    import json
+
+    from ._util import atomic_write_json
+
+    path = model_dir / "training.json"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved.setdefault("config", {})["anonymisation"] = anonymisation
+    atomic_write_json(path, saved)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    import datetime as _dt
+
+    from ._util import library_versions, platform_string
+    from .pii.analysis import check, scan_dataset
+    from .pii.table import read_table
+    from .pipeline import write_outputs
+    from .results import AuditResult, Check
+
+    t0 = time.perf_counter()
+    table = read_table(args.data)
+    columns = _column_list(args)
+    table.require(columns)
+    if args.examples < 0:
+        raise ValueError("--examples must be 0 or more")
+    scanner = _pii_scanner(args)
+    section = scan_dataset({c: table.data[c] for c in columns}, scanner, show_values=args.show_values,
+                           examples=args.examples, show_progress=not args.quiet)
+    run = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": "scan",
+           "versions": library_versions(), "platform": platform_string(),
+           "config": {"scan": vars_for_record(args)}, "wall_time_s": time.perf_counter() - t0}
+    data = {"source": table.name, "format": table.format, "n_rows": table.n_rows, "text_columns": columns,
+            "personal_data": section}
+    result = AuditResult(run=run, data=data, checks=[Check(**{**check(section), "name": "data: personal data"})])
+    _say(args, f"{section['n_findings']} pieces of personal data in {section['n_rows_affected']} of {section['n_rows']} rows"
+         + (": " + ", ".join(f"{k} {v}" for k, v in section["counts"].items()) if section["counts"] else ""))
+    out = Path(args.out)
+    _report_paths(args, list(write_outputs(result, out)))
+    return _gate(args, result.to_dict(), str(out / "results.json"))
+
+
+def _column_list(args: argparse.Namespace) -> list[str]:
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else [args.text_column]
+    if not columns:
+        raise ValueError("--columns names no column")
+    return list(dict.fromkeys(columns))
+
+
+def cmd_anonymise(args: argparse.Namespace) -> int:
+    import json
+
+    from ._util import atomic_write_json
+    from .pii.analysis import library_versions, scanner_config
+    from .pii.anonymise import anonymise_texts
+    from .pii.table import read_table, write_table
+
+    anonymiser = _anonymiser(args)  # a missing secret fails before any work
+    if Path(args.out).expanduser().resolve() == Path(args.data).expanduser().resolve():
+        raise ValueError(f"--out {args.out} is the input file; write the anonymised copy elsewhere")
+    table = read_table(args.data)
+    columns = _column_list(args)
+    table.require(columns)
+    scanner = _pii_scanner(args)
+    summary: dict[str, Any] = {"source": table.name, "output": str(args.out), "columns": {}}
+    for col in columns:
+        table.data[col], summary["columns"][col] = anonymise_texts(table.data[col], scanner, anonymiser,
+                                                                   show_progress=not args.quiet)
+    totals: dict[str, int] = {}
+    for col_summary in summary["columns"].values():
+        for kind, n in col_summary["replacements"].items():
+            totals[kind] = totals.get(kind, 0) + n
+    summary.update(mode=anonymiser.mode, replacements=dict(sorted(totals.items())), n_replacements=sum(totals.values()),
+                   n_rows=table.n_rows, scanner=scanner_config(scanner), versions=library_versions())
+    path = write_table(table, args.out)
+    if args.summary:
+        atomic_write_json(args.summary, summary)
+    if not args.quiet:
+        print(json.dumps({k: summary[k] for k in ("mode", "n_rows", "n_replacements", "replacements")}, ensure_ascii=False))
+    _report_paths(args, [path] + ([Path(args.summary)] if args.summary else []))
     return 0
 
 
@@ -550,7 +741,7 @@ def _prepare_gate(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "run": cmd_run, "render": cmd_render, "check": cmd_check,
-            "card": cmd_card, "compare": cmd_compare}
+            "card": cmd_card, "compare": cmd_compare, "scan": cmd_scan, "anonymise": cmd_anonymise}
 #: Commands that only read saved results: they never load the model libraries.
 LIGHT_COMMANDS = ("render", "check", "card", "compare")
 

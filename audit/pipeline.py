@@ -423,6 +423,18 @@ def run_audit(
     return result
 
 
+def add_personal_data(result: AuditResult, train_data: Any, scanner: Any = None, **options: Any) -> dict[str, Any]:
+    """Scan the training texts for personal data: ``data["personal_data"]`` and the check
+    "data: personal data" (a warning when any is found) go into ``result``."""
+    from .pii import check, scan_dataset
+
+    section = scan_dataset(train_data, scanner, **options)
+    result.data["personal_data"] = section
+    result.checks.append(Check(**{**check(section), "name": "data: personal data"}))
+    result.regulatory_map = _regulatory_map(result)
+    return section
+
+
 def _regulatory_map(result: AuditResult) -> dict[str, Any]:
     """The EU AI Act reading aid for results.json, from the sections and checks present."""
     from reports.regulatory import regulatory_map
@@ -476,6 +488,7 @@ class DemoConfig:
     canary_kinds: tuple[str, ...] = ("classic", "email", "phone")  # planted in turn: digit codes, e-mail addresses, phone numbers
     canary_repetitions: tuple[int, ...] = (1, 16)  # per kind: one canary seen once, one seen 16 times
     privacy_options: dict[str, Any] = field(default_factory=dict)
+    personal_data: bool = True  # scan the training texts for personal data (the names in the reviews)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -547,5 +560,9 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     result = run_audit(models, eval_data, audit_cfg, train_data=train, trainings=trainings, command="demo", timings=timings,
                        extra_config={"demo": {k: v for k, v in config.to_dict().items() if k != "audit"}})
     result.data["source"] = f"generated demo reviews (n={config.n}, seed={config.seed})"
+    if config.personal_data:
+        t0 = time.perf_counter()
+        add_personal_data(result, train)
+        result.run.setdefault("timings", {})["personal_data"] = time.perf_counter() - t0
     write_outputs(result, out_dir)
     return result

@@ -36,6 +36,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("robustness", "Robustness", "reports._view_robustness", "sections/robustness.html.j2"),
     Section("privacy", "Privacy", "reports._view_privacy", "sections/privacy.html.j2"),
     Section("privacy_audit", "Privacy leakage audit", "reports._view_privacy_audit", "sections/privacy_audit.html.j2"),
+    Section("pii", "Personal data in the training text", "reports._view_pii", "sections/pii.html.j2"),
     Section("regulatory", "Regulatory map (EU AI Act)", "reports._view_regulatory", "sections/regulatory.html.j2"),
 )
 
