@@ -27,12 +27,17 @@ NOT_ASSESSED = "not assessed"
 NOT_APPLICABLE = "not applicable"
 
 #: Evidence the audit can contribute: section key -> (title, what it records, where it lives).
-#: ``scope`` is "data" for a section of results["data"], else "model" (results["models"][name][key]).
+#: ``scope`` is "data" for results["data"] itself, "data-section" for results["data"][key], else "model"
+#: (results["models"][name][key]).
 EVIDENCE: dict[str, dict[str, str]] = {
     "identity": {"title": "Model identity", "scope": "model",
                  "what": "SHA-256 of the weights, architecture, parameter count and labels; library versions and seed of the run"},
     "data": {"title": "Data", "scope": "data",
              "what": "SHA-256 of the evaluation data (and of the training data when given), row and label counts, rows skipped as invalid"},
+    "personal_data": {"title": "Personal data in the training text", "scope": "data-section",
+                      "what": "personal data found in the training texts by type (e-mail, phone, card, IBAN, national id, "
+                              "names, ...), the share of rows affected, and whether the texts were anonymised before training",
+                      "absent": "the training texts were not scanned for personal data (audit scan, or audit train --anonymise)"},
     "truncation": {"title": "Input truncation", "scope": "model",
                    "what": "how many evaluation texts were longer than the model reads, and how much text it never saw"},
     "training": {"title": "Training record", "scope": "model",
@@ -65,7 +70,7 @@ HEADINGS: tuple[dict[str, Any], ...] = (
      "summary": "Training, validation and testing data are handled under documented practices: their origin, how "
                 "they were prepared (labelling, cleaning), whether they are suitable and sufficient, and their "
                 "possible biases and gaps.",
-     "sections": ("data", "truncation", "training")},
+     "sections": ("data", "personal_data", "truncation", "training")},
     {"id": "art-13-3-b-iv", "reference": "Art. 13(3)(b)(iv)", "title": "Information to explain the output",
      "summary": "The instructions for use describe, where applicable, what the system can provide to help explain "
                 "its outputs.",
@@ -78,7 +83,7 @@ HEADINGS: tuple[dict[str, Any], ...] = (
     {"id": "annex-iv-2-d", "reference": "Annex IV, point 2(d)", "title": "Data requirements and training methods",
      "summary": "The technical documentation describes the training methods and techniques and the data sets used: "
                 "provenance, scope, main characteristics, selection, labelling and cleaning.",
-     "sections": ("data", "training", "privacy_ledger")},
+     "sections": ("data", "personal_data", "training", "privacy_ledger")},
     {"id": "annex-iv-2-g", "reference": "Annex IV, point 2(g)", "title": "Validation and testing",
      "summary": "The technical documentation describes the validation and testing procedures, the test data and its "
                 "main characteristics, the metrics for accuracy and robustness, and dated test logs and reports.",
@@ -112,6 +117,7 @@ CHECK_SECTIONS: tuple[tuple[str, str], ...] = (
     ("empirical ε lower bound", "privacy_audit"),
     ("privacy audit", "privacy_audit"),
     ("skipped rows", "data"),
+    ("personal data", "personal_data"),
 )
 
 
@@ -194,6 +200,9 @@ def regulatory_map(results: Mapping[str, Any], model: str | None = None) -> dict
         if info["scope"] == "data":
             per_model: dict[str, str] = {}
             status = _data_status(data)
+        elif info["scope"] == "data-section":
+            per_model = {}
+            status = ASSESSED if _dict(data.get(key)) else NOT_ASSESSED
         else:
             per_model = {n: _model_status(_dict(models[n]), key) for n in names}
             status = _overall(list(per_model.values()))

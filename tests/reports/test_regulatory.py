@@ -111,3 +111,19 @@ def test_report_section_renders_escaped() -> None:
         assert h["reference"] in text and h["title"] in text
     assert "not assessed" in text and "Warning" in text
     assert doc.index('<section id="regulatory"') < doc.index('<section id="limitations"')
+
+
+def test_personal_data_scan_is_evidence_for_data_governance():
+    from reports.regulatory import regulatory_map
+
+    scanned = {"data": {"personal_data": {"n_rows": 3, "counts": {"EMAIL": 1}}}, "models": {},
+               "checks": [{"name": "data: personal data", "status": "warn", "message": "1 e-mail address"}]}
+    m = regulatory_map(scanned)
+    assert m["unmapped_checks"] == []
+    found = {h["reference"]: e for h in m["headings"] for e in h["evidence"] if e["section"] == "personal_data"}
+    assert set(found) == {"Art. 10(2)", "Annex IV, point 2(d)"}
+    assert all(e["status"] == "assessed" and [c["name"] for c in e["checks"]] == ["data: personal data"]
+               for e in found.values())
+    unscanned = regulatory_map({"data": {"n_rows": 3}, "models": {}, "checks": []})
+    entry = next(e for h in unscanned["headings"] for e in h["evidence"] if e["section"] == "personal_data")
+    assert entry["status"] == "not assessed" and "not scanned" in entry["note"]
