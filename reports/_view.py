@@ -291,6 +291,11 @@ def _training(training: dict[str, Any]) -> dict[str, Any] | None:
         ("Checkpoint", training.get("checkpoint"), True),
     ]
     info = _rows([(k, _display(v), c) for k, v, c in pairs if v is not None])
+    anon = as_dict(as_dict(training.get("config")).get("anonymisation"))
+    if anon:
+        counts = ", ".join(f"{fmt_num(as_int(n))} {as_text(t)}" for t, n in as_dict(anon.get("replacements")).items())
+        info.append({"label": "Anonymised before training",
+                     "value": f"{as_text(anon.get('mode')) or 'yes'} mode: {counts or 'nothing found'}", "code": False})
     if training.get("wall_time_s") is not None:
         info.append({"label": "Wall time", "value": fmt_seconds(training.get("wall_time_s")), "code": False})
     config = training.get("config")

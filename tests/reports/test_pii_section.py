@@ -83,3 +83,15 @@ def test_nothing_found_says_so():
     part = pii_part(render(results(sec)))
     assert "No personal data found in 200 rows" in part
     assert 'id="pii"' not in render(results(None))
+
+
+def test_training_anonymised_before_training_is_shown_escaped():
+    doc = results(section())
+    doc["models"] = {"baseline": {
+        "identity": {"source": "m"}, "performance": {"n": 2, "accuracy": 1.0},
+        "training": {"n_train": 5, "config": {"anonymisation": {"mode": f"pseudonym{XSS}",
+                                                                 "replacements": {"EMAIL": 3, IMG: 2}}}}}}
+    html = render(doc)
+    row = re.search(r"Anonymised before training</t[hd]>\s*<td[^>]*>(.*?)</td>", html, re.S)
+    assert row is not None, "the training table lacks the anonymisation row"
+    assert "3 EMAIL" in row.group(1) and "<script>" not in row.group(1) and "&lt;script&gt;" in row.group(1)
