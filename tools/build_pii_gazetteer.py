@@ -36,7 +36,10 @@ NAME_LOCALES = (
     "en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "de_DE", "de_AT", "de_CH", "fr_FR", "fr_CA",
     "es_ES", "es_MX", "it_IT", "nl_NL", "nl_BE", "pt_PT", "pt_BR", "pl_PL", "sv_SE", "da_DK",
     "no_NO", "fi_FI", "cs_CZ", "ro_RO", "hu_HU", "hr_HR", "sk_SK", "sl_SI", "et_EE", "lt_LT",
+    "yo_NG", "zu_ZA", "tw_GH", "tr_TR", "id_ID", "az_AZ",
 )
+#: Locales whose given names are written in another script, with their romanised lists.
+ROMANISED_LOCALES = ("ja_JP", "zh_CN", "zh_TW")
 NAME = re.compile(r"^[A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-ZÀ-Þ][a-zß-ÿ]+)?$")
 # Abbreviations and spellings used in real text but absent from the providers' lists.
 # Capitalised words that are given names in some locale but far more often something else in text:
@@ -62,6 +65,10 @@ def first_names() -> tuple[list[str], set[str]]:
     for loc in NAME_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
         for attr in ("first_names", "first_names_female", "first_names_male"):
+            names.update(n for n in getattr(provider, attr, ()) if NAME.match(n))
+    for loc in ROMANISED_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        for attr in ("first_romanized_names", "first_romanized_names_female", "first_romanized_names_male"):
             names.update(n for n in getattr(provider, attr, ()) if NAME.match(n))
     names -= PARTICLES
     return sorted(names), names

@@ -202,3 +202,15 @@ def test_generated_messages_are_found_with_high_recall_and_precision():
         s = table[kind]
         assert s["gold"] >= 10, kind
         assert s["recall"] >= 0.9 and s["precision"] >= 0.9, (kind, s)
+
+
+def test_unlisted_names_are_found_by_what_people_do():
+    from audit.pii import PIIScanner
+
+    scanner = PIIScanner(types=["PERSON"])
+    for text, name in [("Obinna and I watched it twice.", "Obinna"), ("I ordered it after Ngozi mentioned it.", "Ngozi"),
+                       ("Takeshi bought it for the kids.", "Takeshi"), ("My neighbour Folake lent it to me.", "Folake")]:
+        found = [(text[f.start:f.end], f.confidence) for f in scanner.scan(text)]
+        assert len(found) == 1 and found[0][0] == name and 0.5 <= found[0][1] < 1, (text, found)
+    for text in ["Highly recommended it to everyone.", "Delivery and I never got along.".lower(), "Great value, loved it."]:
+        assert scanner.scan(text) == [], text

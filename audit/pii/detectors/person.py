@@ -1,11 +1,13 @@
 """Person names from a gazetteer of given names plus context rules.
 
-* a given name from the shipped list (``gazetteer.first_names``, 7,500 names of 30 locales),
+* a given name from the shipped list (``gazetteer.first_names``, about 9,900 names of 39 locales),
   capitalised, is a name; the capitalised words that follow it on the same line (with particles
   such as "van", "de", "di") are its surname;
 * an honorific (Mr, Mrs, Ms, Dr, Prof, Herr, Frau, Mme, Sig., Sr., ...) or a naming phrase ("my
-  name is", "I'm", "called", "named", "signed,", "regards,", "je m'appelle", "ich heiße", ...)
+  name is", "I'm", "called", "named", "signed,", "regards,", "my sister", "je m'appelle", ...)
   followed by capitalised words is a name even when the given name is not in the list;
+* an unlisted capitalised word followed by what only a person does ("Obinna and I", "Ngozi
+  mentioned it", "Takeshi bought it") is a name, with lower confidence;
 * given names that are also everyday words or places ("Will", "Rose", "May", "Paris": the list's
   ``ambiguous_first_names``) count only after such a cue, or when a surname follows them
   mid-sentence.
@@ -29,7 +31,13 @@ CUE = re.compile(
     rf"(?:\b{HONORIFIC}|\b(?:[Mm]y name is|[Mm]y name's|[Nn]ame:|I'm|I am|[Cc]alled|[Nn]amed|[Ss]igned,?|[Rr]egards,|"
     rf"[Ss]incerely,|[Cc]heers,|[Tt]hanks,|[Bb]est,|[Ff]rom|[Aa]sk for|[Ss]poke (?:to|with)|[Cc]ontact|"
     rf"[Jj]e m'appelle|[Ii]ch heiße|[Ii]ch bin|[Mm]i chiamo|[Mm]e llamo|[Mm]ijn naam is|[Ii]k ben|[Gg]rüße,|[Cc]ordialement,|"
-    rf"[Ss]aludos,|[Gg]roeten,))[ \t]+$")
+    rf"[Ss]aludos,|[Gg]roeten,|[Mm]y (?:friend|wife|husband|partner|girlfriend|boyfriend|fiancée?|brother|sister|mother|"
+    rf"father|mum|mom|dad|son|daughter|colleague|neighbou?r|boss|cousin|aunt|uncle|flatmate|roommate|grandmother|"
+    rf"grandfather|grandma|grandpa|nephew|niece)))[ \t]+$")
+# What only a person does, right after an unlisted capitalised word: "Obinna and I", "Ngozi mentioned it".
+PERSON_AFTER = re.compile(
+    r"[ \t]+(?:and (?:I|me)\b|(?:told (?:me|us)|mentioned|recommended it|insisted|complained|promised|bought it|"
+    r"picked it|gave it|lent it|chose it|ordered it|returned it|watched it|loved it|hated it)\b)")
 WORD = re.compile(_CAP)
 _INITIALS = r"(?:[ \t]+[A-Z]\.)*"
 SURNAME = re.compile(rf"(?:{_INITIALS}[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{1,3}}(?:,?[ \t]+(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?")
@@ -81,7 +89,9 @@ class PersonDetector(Detector):
             before = text[max(0, m.start() - 24):m.start()]
             cue = CUE.search(before)
             known = word in self.first_names or word.split("-", 1)[0] in self.first_names
-            if not known and cue is None:
+            acts = (not known and cue is None and not word.endswith("ly")  # "Highly recommended it"
+                    and PERSON_AFTER.match(text, m.end()) is not None)
+            if not known and cue is None and not acts:
                 continue
             end = self._surname_end(text, m.end())
             with_surname = end > m.end()
@@ -89,6 +99,8 @@ class PersonDetector(Detector):
                 if not with_surname or SENTENCE_START.search(before):
                     continue
                 confidence = 0.6
+            elif acts:
+                confidence = 0.6  # an unlisted word doing what people do: a name, less surely
             elif cue is not None:
                 confidence = 0.9 if known or with_surname else 0.75
             else:
