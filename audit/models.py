@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._forward import classifier_logits, empty_input_ids
+from ._forward import classifier_logits, empty_input_ids, is_last_token_classifier
 from ._readout import first_position_readout
 from ._util import CPU_BATCH_TOKENS, atomic_directory, length_batches, resolve_device, run_inference_batches
 
@@ -357,7 +357,7 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
     mismatch = None
     if config_pad is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    elif config_pad != tokenizer.pad_token_id and _reads_last_token(model):
+    elif config_pad != tokenizer.pad_token_id and is_last_token_classifier(model):
         # a decoder classifier finds its position by the config's pad id; the tokenizer pads with its own
         mismatch = config_pad
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -371,16 +371,6 @@ def _ensure_pad_token(model: Any, tokenizer: Any, source: str) -> dict[str, Any]
     return {"pad_token": tokenizer.pad_token, "padding_side": tokenizer.padding_side,
             **({"pad_token_from": assigned} if assigned else {}), **({"padding_side_was": moved} if moved else {}),
             **({"config_pad_token_id_was": mismatch} if mismatch is not None else {})}
-
-
-def _reads_last_token(model: Any) -> bool:
-    """Whether the classifier head reads the last non-pad token, found through ``config.pad_token_id``."""
-    from ._forward import is_last_token_classifier
-
-    try:
-        return bool(is_last_token_classifier(model))
-    except Exception:  # an unfamiliar model: leave its configuration alone
-        return False
 
 
 def _relative_positions(model: Any) -> bool:
