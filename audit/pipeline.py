@@ -93,26 +93,8 @@ class AuditConfig:
 
 def select_examples(labels: Sequence[int], probs: np.ndarray, per_category: int) -> list[tuple[int, str]]:
     """Pick (index, category) pairs: most confident correct, most confidently wrong, least confident."""
-    y = np.asarray(labels)
-    pred = probs.argmax(1)
     conf = probs.max(1)
-    chosen: list[tuple[int, str]] = []
-    seen: set[int] = set()
-
-    def take(candidates: np.ndarray, category: str) -> None:
-        for i in candidates:
-            if len([c for c in chosen if c[1] == category]) >= per_category:
-                break
-            if int(i) not in seen:
-                seen.add(int(i))
-                chosen.append((int(i), category))
-
-    correct = np.flatnonzero(pred == y)
-    wrong = np.flatnonzero(pred != y)
-    take(correct[np.argsort(-conf[correct], kind="stable")], "most_confident_correct")
-    take(wrong[np.argsort(-conf[wrong], kind="stable")], "misclassified")
-    take(np.argsort(conf, kind="stable"), "least_confident")
-    return chosen
+    return _pick_categories(probs.argmax(1) == np.asarray(labels), conf, conf, per_category)
 
 
 def select_examples_multi_label(label_matrix: np.ndarray, probs: np.ndarray, per_category: int,
@@ -120,17 +102,20 @@ def select_examples_multi_label(label_matrix: np.ndarray, probs: np.ndarray, per
     """The categories of :func:`select_examples` for a multi-label classifier: "correct" means the
     predicted label set equals the true set; confidence is the mean distance of the label
     probabilities from the threshold (least confident: the label closest to it)."""
-    y = np.asarray(label_matrix) > 0.5
-    pred = np.asarray(probs) >= threshold
+    exact = ((np.asarray(probs) >= threshold) == (np.asarray(label_matrix) > 0.5)).all(1)
     dist = np.abs(np.asarray(probs) - threshold)
-    conf, closest = dist.mean(1), dist.min(1)
+    return _pick_categories(exact, dist.mean(1), dist.min(1), per_category)
+
+
+def _pick_categories(correct: np.ndarray, conf: np.ndarray, doubt: np.ndarray, per_category: int) -> list[tuple[int, str]]:
+    """Up to ``per_category`` examples each: correct by descending ``conf``, wrong by descending
+    ``conf``, then the lowest ``doubt``; an example is picked at most once."""
     chosen: list[tuple[int, str]] = []
     seen: set[int] = set()
-    exact = (pred == y).all(1)
     for candidates, category in (
-        (np.flatnonzero(exact)[np.argsort(-conf[exact], kind="stable")], "most_confident_correct"),
-        (np.flatnonzero(~exact)[np.argsort(-conf[~exact], kind="stable")], "misclassified"),
-        (np.argsort(closest, kind="stable"), "least_confident"),
+        (np.flatnonzero(correct)[np.argsort(-conf[correct], kind="stable")], "most_confident_correct"),
+        (np.flatnonzero(~correct)[np.argsort(-conf[~correct], kind="stable")], "misclassified"),
+        (np.argsort(doubt, kind="stable"), "least_confident"),
     ):
         taken = 0
         for i in candidates:
