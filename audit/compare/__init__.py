@@ -16,6 +16,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Sequence
 
+from reports import SUPPORTED_SCHEMA_VERSION
+
 from .deltas import (
     MAX_MATCHED_EXPLANATIONS,
     STATUS_RANK,
@@ -29,7 +31,6 @@ from .deltas import (
     robustness_deltas,
 )
 from .sources import (
-    SUPPORTED_SCHEMA_VERSION,
     CompareError,
     Ref,
     Source,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
-
-SUPPORTED_SCHEMA_VERSION = 1
 
 Ref = tuple[int, str]  # (index of the results file, model name)
 
@@ -50,24 +47,16 @@ def file_label(index: int) -> str:
 
 
 def load_source(path: str | Path, index: int) -> Source:
-    """Read one results.json; errors name the file."""
+    """Read one results.json (validated as the report renderer reads it); errors name the file."""
+    from reports import ResultsError, load_results
+
     p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such results file")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{p}: no such results file") from None
-    except UnicodeDecodeError as exc:
-        raise CompareError(f"{p}: not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise CompareError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise CompareError(f"{p}: not an audit results.json (no schema_version)")
-    version = data["schema_version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise CompareError(f"{p}: schema_version must be a positive integer, got {version!r}")
-    if version > SUPPORTED_SCHEMA_VERSION:
-        raise CompareError(f"{p}: schema_version {version} is newer than this library supports "
-                           f"({SUPPORTED_SCHEMA_VERSION}); upgrade the library")
+        data = load_results(p)
+    except ResultsError as exc:
+        raise CompareError(str(exc)) from exc
     if not isinstance(data.get("models"), dict) or not data["models"]:
         raise CompareError(f"{p}: holds no model sections")
     return Source(file_label(index), str(p), data)
