@@ -9,7 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
+from audit.data import TextDataset
 from audit.privacy import analyse, checks, describe_options, privacy_section
+from privacy_reference import PlantedScorer, correct_guesses, largest_rejected_epsilon, log_prob_of_label
 
 # A DP claim (sigma = 1.0, q = 0.003, 300 steps: epsilon 0.30 at delta 1e-5) for a model trained without any noise.
 FALSE_CLAIM = {"epsilon": 0.30, "delta": 1e-5, "noise_multiplier": 1.0, "sample_rate": 0.003, "steps": 300, "accountant": "prv"}
@@ -54,11 +56,36 @@ def test_flags_a_memorising_model_that_claims_dp(flagged, memorised):
     # the one-run audit and the canaries ran on what was planted
     lb = s["epsilon_lower_bound"]
     assert lb["m"] == 40 and lb["claimed_epsilon"] == 0.30 and lb["score"] == "reference"
-    assert 0 <= lb["epsilon_lower_bound"] <= lb["max_certifiable_epsilon"]
+    _assert_bound_is_certified_by_its_best_guesses(lb)
     can = s["canaries"]
     assert can["n"] == 2 and can["in_training_data"] == 2
-    assert all(0.0 <= c["exposure"]["exposure"] <= c["exposure"]["max_exposure"] for c in can["canaries"])
+    _assert_repeated_canary_is_exposed(can, memorised)
     assert s["timings"]["total"] > 0
+
+
+def _assert_bound_is_certified_by_its_best_guesses(lb) -> None:
+    """The memorising model's audit records are guessed "in" far more often than chance, and the reported bound
+    is what the best guess count certifies at alpha / (number of guess counts), recomputed from the theorem."""
+    widest = lb["trials"][-1]  # 20 "in" and 20 "out": 20 correct is chance, scores of the wrong sign give about 10
+    assert (widest["n_in"], widest["n_out"]) == (20, 20) and widest["correct"] >= 28
+    best = lb["best"]
+    assert best is not None and lb["bonferroni"] == len(lb["trials"]) == 5
+    expected = largest_rejected_epsilon(lb["m"], best["guesses"], best["correct"], lb["delta"], lb["alpha"] / lb["bonferroni"])
+    assert lb["epsilon_lower_bound"] == pytest.approx(expected, abs=1e-6)
+    assert 0 < lb["epsilon_lower_bound"] <= lb["max_certifiable_epsilon"]
+
+
+def _assert_repeated_canary_is_exposed(can, memorised) -> None:
+    """The canary trained on 8 times outranks most other secrets; the log-probability reported is the secret's own."""
+    from scipy.special import log_softmax
+
+    rows = {c["repetitions"]: c for c in can["canaries"]}
+    assert sorted(rows) == [1, 8]
+    assert rows[8]["exposure"]["exposure"] >= 3.0 > rows[1]["exposure"]["exposure"]  # top 1/8 of 10^4 secrets
+    for c in memorised.canaries:
+        z = memorised.bundle.predict_logits([c.text])
+        row = next(r for r in can["canaries"] if r["id"] == c.id)
+        assert row["log_prob"] == pytest.approx(float(log_softmax(z, axis=1)[0, c.label]), abs=1e-5)
 
 
 def test_results_never_hold_secrets_or_training_texts(flagged, memorised):
@@ -132,6 +159,112 @@ def test_checks_survive_malformed_sections():
     odd = {"protocol": {"thresholds": ["x"]}, "dp_bound_check": {"status": "fail", "notes": "text", "worst": 3},
            "canaries": {"canaries": [{"exposure": {"exposure": 11.0}}, "junk"]}}
     assert [c.status for c in checks("m", odd)] == ["warn", "fail"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted scorers: every reported number recomputed by hand from the planted logits
+# ---------------------------------------------------------------------------------------------
+
+
+def _records(prefix: str, n: int) -> TextDataset:
+    return TextDataset(texts=[f"{prefix} record number {i}" for i in range(n)], labels=[i % 2 for i in range(n)],
+                       label_names=["neg", "pos"], ids=[f"{prefix}-{i}" for i in range(n)], source=prefix)
+
+
+def test_one_run_audit_and_auc_see_the_members_of_a_planted_scorer():
+    """Trained records get a higher true-label logit (2 + noise) than unseen ones (noise): members score higher.
+
+    Through ``analyse``, the membership AUC and the one-run audit on 60 audit records must equal
+    what the planted logits give by hand: the AUC over (members, held-out), the correct guesses
+    of each guess count from the highest and lowest true-label log-probabilities, and the largest
+    ε each certifies at alpha / 5. Scores of the wrong sign would put every guess on the wrong side.
+    """
+    from audit.privacy import split_audit_records
+
+    members, holdout, pool = _records("member", 40), _records("held-out", 40), _records("audit", 60)
+    records = split_audit_records(pool, seed=0)
+    train = records.training_set(members)
+    rng = np.random.default_rng(5)
+    every = [members, holdout, pool]
+    noise = {t: rng.normal() for d in every for t in d.texts}
+    label = {t: y for d in every for t, y in zip(d.texts, d.labels)}
+    trained = set(train.texts)
+
+    def logits(text):
+        row = np.zeros(2)
+        row[label[text]] = (2.0 if text in trained else 0.0) + noise[text]
+        return row
+
+    scorer = PlantedScorer(logits)
+    sec = analyse(scorer, holdout, {"audit_records": records, "n_bootstrap": 20}, train_data=train, show_progress=False)
+
+    def log_probs(d: TextDataset) -> np.ndarray:
+        return log_prob_of_label(np.array([logits(t) for t in d.texts]), d.labels)
+
+    member_lp, holdout_lp = log_probs(members), log_probs(holdout)
+    differences = member_lp[:, None] - holdout_lp[None, :]
+    hand_auc = np.mean(differences > 0) + 0.5 * np.mean(differences == 0)  # P(member scores above a held-out record)
+    loss = sec["membership_inference"]["attacks"]["loss"]
+    assert loss["auc"]["value"] == pytest.approx(hand_auc, abs=1e-12) and hand_auc > 0.8
+
+    lb = sec["epsilon_lower_bound"]
+    assert lb["score"] == "loss" and lb["m"] == 60 and lb["n_included"] == int(records.included.sum()) and lb["delta"] == 1e-5
+    pairs = [(1, 1), (3, 3), (6, 6), (12, 12), (30, 30)]  # round(f * 60) for the default fractions
+    assert [(t["n_in"], t["n_out"]) for t in lb["trials"]] == pairs
+    scores = log_probs(pool)
+    hand = []
+    for trial, (n_in, n_out) in zip(lb["trials"], pairs):
+        correct = correct_guesses(scores, records.included, n_in, n_out)
+        assert trial["correct"] == correct
+        hand.append(largest_rejected_epsilon(60, n_in + n_out, correct, 1e-5, 0.05 / len(pairs)))
+    assert lb["epsilon_lower_bound"] == pytest.approx(max(hand), abs=1e-6)
+    assert lb["epsilon_lower_bound"] > 0.5  # members were guessed "in": the bound is on the right side of zero
+
+    # the most exposed training records: the highest member scores, each with the share of held-out records at or above it
+    top = np.argsort(-member_lp)[:5]
+    vulnerable = sec["vulnerable_records"]
+    assert [v["id"] for v in vulnerable] == [members.ids[i] for i in top]
+    for v, i in zip(vulnerable, top):
+        assert v["score"] == pytest.approx(member_lp[i], abs=1e-12)
+        assert v["nonmember_percentile"] == pytest.approx(np.mean(holdout_lp >= member_lp[i]), abs=1e-12)
+
+
+def test_canary_exposure_is_the_rank_of_the_secret_among_all_secrets():
+    """Two 3-digit canaries scored by a planted scorer; every other secret is scored (exhaustive).
+
+    A candidate secret d gets true-label logit ((7919·d) mod 1000) / 100, a permutation of
+    0.00 .. 9.99; the true secrets get planted logits 9.955 (beaten by the 4 candidates at 9.96 ..
+    9.99: rank 5) and 9.90 (beaten by 9 and tied with one: rank 10.5). Exposure is
+    log2(1000) - log2(rank), and so differs when the secret's own score is not the one ranked.
+    """
+    from audit.privacy import Canary, CanarySpec
+
+    a = Canary("canary-a", "my account code is {secret}", [4, 2, 7], label=1, repetitions=1)
+    b = Canary("canary-b", "the pin for my card is {secret}", [0, 5, 9], label=1, repetitions=1)
+    planted = {a.text: 9.955, b.text: 9.90}
+
+    def candidate_logit(digits: int) -> float:
+        return ((digits * 7919) % 1000) / 100.0
+
+    def logits(text):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return [0.0, planted.get(text, candidate_logit(int(digits)) if digits else 0.0)]
+
+    spec = CanarySpec([a, b], ["neg", "pos"], seed=0)
+    sec = analyse(PlantedScorer(logits), _records("held-out", 4), {"canaries": spec, "n_candidates": 999},
+                  show_progress=False)
+    rows = {r["id"]: r for r in sec["canaries"]["canaries"]}
+    for c, expected_rank in ((a, 5.0), (b, 10.5)):
+        secret = c.secret_index()
+        others = np.array([candidate_logit(d) for d in range(1000) if d != secret])
+        z = planted[c.text]
+        rank = 1 + np.sum(others > z) + 0.5 * np.sum(others == z)  # log p(label) is increasing in the logit
+        assert rank == expected_rank
+        e = rows[c.id]["exposure"]
+        assert e["exhaustive"] and e["n_scored"] == 999 and e["rank"] == pytest.approx(rank)
+        assert e["exposure"] == pytest.approx(np.log2(1000) - np.log2(rank), abs=1e-9)
+        assert rows[c.id]["log_prob"] == pytest.approx(log_prob_of_label(np.array([[0.0, z]]), [1])[0], abs=1e-12)
+    assert sec["canaries"]["max_exposure"] == pytest.approx(np.log2(200), abs=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,6 +399,9 @@ def test_through_the_pipeline(memorised, monkeypatch):
     result = pipeline.run_audit({"private": m.bundle}, m.holdout, config, train_data=m.train)
     section = result.models["private"]["privacy_audit"]
     assert section["membership_inference"]["n_members"] == 40
+    assert section["membership_inference"]["attacks"]["loss"]["auc"]["value"] > 0.75  # members lose less than held-out records
+    assert section["epsilon_lower_bound"]["score"] == "loss"
+    _assert_bound_is_certified_by_its_best_guesses(section["epsilon_lower_bound"])
     names = {c.name: c.status for c in result.checks}
     assert names["private: DP guarantee vs measured leakage"] == "fail"
     doc = result.to_dict()

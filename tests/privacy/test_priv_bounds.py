@@ -119,6 +119,52 @@ def test_no_false_alarms_for_the_strongest_attack_the_ledger_allows(curve):
     assert caught >= 15
 
 
+def _planted_experiment(true_positives: int, n: int = 200):
+    """Non-members score 0..n-1; ``true_positives`` members score above every non-member, the rest below."""
+    members = np.r_[1000.0 + np.arange(true_positives), -1000.0 - np.arange(n - true_positives)]
+    return members, np.arange(n, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def one_gaussian_step() -> PrivacyCurve:
+    """One unsampled Gaussian step with sigma = 1 (a curve that is quick to build)."""
+    return PrivacyCurve({"sample_rate": 1.0, "noise_multiplier": 1.0, "steps": 1, "delta": 1e-5})
+
+
+@pytest.mark.parametrize("true_positives, status", [(112, "pass"), (130, "fail")])
+def test_check_splits_alpha_over_every_test_on_a_planted_case(one_gaussian_step, true_positives, status):
+    """Two FPRs of one experiment are two tests: each Clopper-Pearson bound is taken at alpha / (2 * 2).
+
+    The planted ROC catches 112 of 200 members at FPR 10% (20 of 200 non-members above the
+    threshold). At the per-test level 0.0125 the TPR lower bound stays under the DP bound, so the
+    check passes; at the undivided 0.05 it would exceed it (computed below). 130 members fail at both.
+    """
+    from scipy.stats import beta
+
+    curve = one_gaussian_step
+    members, nonmembers = _planted_experiment(true_positives)
+    res = dp_bound_check(curve, {"planted": (members, nonmembers)}, fprs=(0.1, 0.2), alpha=0.05)
+    a = 0.05 / (2 * 2)
+    assert res.per_test_alpha == pytest.approx(a)
+
+    def reference(k: int, tp: int, level: float) -> tuple[float, float, float, bool]:
+        fpr_upper = beta.ppf(1 - level, k + 1, 200 - k)  # one-sided Clopper-Pearson bounds from the Beta quantiles
+        tpr_lower = beta.ppf(level, tp, 200 - tp + 1)
+        bound = float(curve.tpr_bound([fpr_upper])[0])
+        return fpr_upper, tpr_lower, bound, tpr_lower > bound
+
+    for point, k in zip(res.points, (20, 40)):
+        fpr_upper, tpr_lower, bound, violated = reference(k, true_positives, a)
+        assert point.allowed_false_positives == k and point.true_positives == true_positives
+        assert point.fpr_upper == pytest.approx(fpr_upper, rel=1e-9)
+        assert point.tpr_lower == pytest.approx(tpr_lower, rel=1e-9)
+        assert point.bound == pytest.approx(bound, rel=1e-9) and point.violated == violated
+    assert res.status == status
+    # the planted case separates the two levels: at the undivided alpha the first point would be a violation
+    assert reference(20, true_positives, 0.05)[3]
+    assert reference(20, true_positives, a)[3] == (status == "fail")
+
+
 def test_ledger_underreporting_epsilon_is_noted():
     res = dp_bound_check(PrivacyCurve({**CLAIM, "epsilon": 0.3}), {"x": ([0.1, 0.2, 0.3], [0.0, 0.1, 0.2])})
     assert res.notes and "independent accountant" in res.notes[0]

@@ -93,6 +93,14 @@ def test_exposure_from_a_sample_has_an_honest_interval():
     assert not e.exhaustive and not e.saturated
     assert e.exposure == pytest.approx(2.0, abs=0.15)
     assert e.ci[0] < 2.0 < e.ci[1]
+    # the interval is the two-sided 95% Clopper-Pearson interval of the sampled share k/1000, mapped to exposure
+    from scipy.stats import beta
+
+    k = int(np.sum(cands > 0.75))
+    to_exposure = lambda share: math.log2(space) - math.log2(1 + (space - 1) * share)  # noqa: E731
+    assert e.n_better == k and e.exposure == pytest.approx(to_exposure(k / 1000), abs=1e-12)
+    assert e.ci[0] == pytest.approx(to_exposure(beta.ppf(0.975, k + 1, 1000 - k)), abs=1e-9)
+    assert e.ci[1] == pytest.approx(to_exposure(beta.ppf(0.025, k, 1000 - k + 1)), abs=1e-9)
     top = exposure_from_scores(2.0, cands, space)  # nothing sampled beats it
     assert top.saturated and top.exposure == pytest.approx(math.log2(space))
     # with 1000 samples and none better, the data only support rank <= ~0.37% of the space

@@ -13,6 +13,7 @@ from audit.data import TextDataset
 from audit.demo import make_demo_dataset
 from audit.privacy.lower_bound import (append_rows, epsilon_lower_bound, guess_counts, max_certifiable_epsilon, one_run_audit,
                                        p_value, p_values, split_audit_records)
+from privacy_reference import correct_guesses, largest_rejected_epsilon
 
 
 def test_cap_for_1000_correct_guesses_is_about_5_8():
@@ -86,9 +87,42 @@ def test_one_run_audit_bonferroni_cap_and_notes():
     d = res.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["contradicts_claim"] is False and d["confidence"] == 0.95
-    # the same audit with one trial is allowed the full alpha, so its bound is at least as high
+    # the same audit with one trial is allowed the full alpha, so its bound is higher
     single = one_run_audit(scores, included, delta=1e-5, guesses=[(res.best.n_in, res.best.n_out)])
-    assert single.epsilon_lower_bound >= res.epsilon_lower_bound
+    assert single.epsilon_lower_bound > res.epsilon_lower_bound + 0.1
+
+
+@pytest.mark.parametrize("delta", [0.0, 1e-5])
+def test_one_run_bound_matches_an_independent_computation_split_over_the_guess_counts(delta):
+    """A planted audit (fixed scores, known members) against the theorem evaluated directly with SciPy.
+
+    The default guess counts on 200 records are 4, 10, 20, 40 and 100 on each side; each trial is
+    allowed alpha / 5. Every trial's correct count, bound and cap, and the reported best, must equal
+    the reference; without the division the best bound would be about 0.47 higher.
+    """
+    m, alpha = 200, 0.05
+    rng = np.random.default_rng(3)
+    included = rng.random(m) < 0.5
+    scores = 1.5 * included + rng.normal(0.0, 1.0, m)  # a useful but imperfect attack
+    res = one_run_audit(scores, included, delta=delta, alpha=alpha)
+    pairs = [(4, 4), (10, 10), (20, 20), (40, 40), (100, 100)]
+    assert [(t.n_in, t.n_out) for t in res.trials] == pairs and res.bonferroni == 5
+    level = alpha / len(pairs)
+    expected = []
+    for trial, (n_in, n_out) in zip(res.trials, pairs):
+        r = n_in + n_out
+        correct = correct_guesses(scores, included, n_in, n_out)
+        assert trial.correct == correct and trial.guesses == r
+        expected.append(largest_rejected_epsilon(m, r, correct, delta, level))
+        assert trial.epsilon_lower_bound == pytest.approx(expected[-1], abs=1e-6)
+        assert trial.max_certifiable_epsilon == pytest.approx(largest_rejected_epsilon(m, r, r, delta, level), abs=1e-6)
+    assert res.epsilon_lower_bound == pytest.approx(max(expected), abs=1e-6)
+    assert 1.2 < res.epsilon_lower_bound < 1.5
+    assert (res.best.n_in, res.best.n_out) == pairs[int(np.argmax(expected))]
+    # the reference is sensitive to the division: at the undivided level the same trial certifies far more
+    undivided = largest_rejected_epsilon(m, 2 * res.best.n_in, res.best.correct, delta, alpha)
+    assert undivided > res.epsilon_lower_bound + 0.3
+    assert res.to_dict()["alpha"] == alpha and res.to_dict()["confidence"] == pytest.approx(1 - alpha)
 
 
 def test_one_run_audit_rejects_bad_input():
