@@ -110,7 +110,10 @@ def test_train_private(zoo, model_dirs, data_csv, tmp_path):
     from audit.training.private import DEFAULTS
 
     check = zero_noise_step(load_model(model_dirs[zoo.name], device="cpu"), DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"])
-    assert check.n_clipped == len(check.reference_norms) // 2  # both branches of the clip are exercised
+    # both branches of the clip are exercised (half the reference norms above C, half below), and the step's
+    # measured clipped norms are the reference loop's
+    assert check.n_clipped == check.n_unclipped == len(check.reference_norms) // 2
+    assert max(abs(check.step_clipped / check.reference_clipped - 1)) <= 1e-6, (check.step_clipped, check.clip)
     assert check.relative_error <= 1e-6, check.relative_error
     _record(zoo.name, "train-dp", clipping=ledger["grad_sample_mode"], trainable=ledger["trainable_scope"],
             exactness=check.relative_error)

@@ -285,6 +285,9 @@ def ghost_hooks(module: Any, model: Any, plan: ClippingPlan, *, max_grad_norm: f
     plain = {id(m) for m in _modules_by_name(model, plan.materialised_layers)}
 
     class SharedAwareGhostHooks(GradSampleHooksFastGradientClipping):
+        #: the clipping factors of the last physical batch, as the second backward pass applied them
+        applied_clip_factors: Any = None
+
         def _without_ghost(self, fn: Any, module: Any, *args: Any, **kwargs: Any) -> Any:
             if id(module) not in plain or not self.use_ghost_clipping:
                 return fn(module, *args, **kwargs)
@@ -303,6 +306,54 @@ def ghost_hooks(module: Any, model: Any, plan: ClippingPlan, *, max_grad_norm: f
     return SharedAwareGhostHooks(module, batch_first=True, loss_reduction="mean", max_grad_norm=max_grad_norm)
 
 
+class OptimizerClippingMeter:
+    """Hooks mode: the norm of each example's gradient as the optimizer clipped and added it up.
+
+    Opacus' optimizer clips in ``clip_and_accumulate``, which adds ``sum_i c_i g_i`` to each
+    ``p.summed_grad`` (``g_i`` the per-example gradient of example ``i`` in ``p.grad_sample``,
+    ``c_i`` its clipping factor). Installed on the optimizer, the meter wraps that call, takes the
+    increment it added and solves ``sum_i c_i g_i = increment`` for the factors that were applied
+    (least squares over every trainable parameter, through the Gram matrix of the physical batch;
+    identical examples share their factor). Each call appends ``|c_i| * |g_i|`` to ``sink``. The
+    accumulated sum is the same, bit for bit, as without the meter. It costs about ``b^2`` times the
+    number of trainable parameters per physical batch of ``b`` examples: for inspection only.
+    """
+
+    def __init__(self, optimizer: Any, sink: list) -> None:
+        self.optimizer = optimizer
+        self.sink = sink
+        self._clip_and_accumulate = optimizer.clip_and_accumulate
+        optimizer.clip_and_accumulate = self
+
+    def __call__(self) -> None:
+        import numpy as np
+        import torch
+
+        params = self.optimizer.params
+        samples = self.optimizer.grad_samples
+        before = [getattr(p, "summed_grad", None) for p in params]
+        for p in params:
+            p.summed_grad = None
+        self._clip_and_accumulate()
+        increments = [p.summed_grad for p in params]
+        for p, old, inc in zip(params, before, increments):
+            if old is not None:
+                old += inc  # the addition Opacus would have made in place
+                p.summed_grad = old
+        b = int(samples[0].shape[0]) if samples else 0
+        if b == 0:
+            self.sink.append(np.zeros(0))
+            return
+        gram = torch.zeros((b, b), dtype=torch.float64)
+        rhs = torch.zeros(b, dtype=torch.float64)
+        for g, inc in zip(samples, increments):
+            flat = g.detach().reshape(b, -1).double().cpu()
+            gram += flat @ flat.T
+            rhs += flat @ inc.detach().reshape(-1).double().cpu()
+        factors = torch.linalg.pinv(gram, hermitian=True) @ rhs
+        self.sink.append((factors.abs() * gram.diagonal().clamp(min=0).sqrt()).numpy())
+
+
 class PerExampleClipping:
     """Clipping by one forward/backward pass per example; used as ``forward`` and criterion of the loop.
 
@@ -311,6 +362,8 @@ class PerExampleClipping:
     alone, clips its gradient over all trainable parameters to ``max_grad_norm`` with Opacus'
     coefficient ``min(1, C / (norm + 1e-6))`` and adds it to ``p.grad``; the optimizer (Opacus' fast
     gradient clipping optimizer, which takes ``p.grad`` as the sum of clipped gradients) adds the noise.
+    After each backward pass ``per_sample_gradient_norms`` holds the norms before clipping and
+    ``per_sample_clipped_norms`` the norms of the gradients as they were added up.
     """
 
     def __init__(self, module: Any, params: list[Any], max_grad_norm: float) -> None:
@@ -318,7 +371,12 @@ class PerExampleClipping:
         self.params = params
         self.max_grad_norm = float(max_grad_norm)
         self.per_sample_gradient_norms: Any = None
+        self.per_sample_clipped_norms: Any = None
         self._batch: dict[str, Any] | None = None
+
+    def clip_factor(self, norm: float) -> float:
+        """Opacus' clipping coefficient for a gradient of L2 norm ``norm``."""
+        return min(1.0, self.max_grad_norm / (norm + 1e-6))
 
     def __call__(self, **batch: Any) -> Any:
         import torch
@@ -347,21 +405,25 @@ class PerExampleClipping:
         import torch
 
         n = int(labels.shape[0])
-        norms = []
+        norms, clipped = [], []
         for i in range(n):
             out = self.module(**self.example(i, n))
             logits = out.logits if hasattr(out, "logits") else out[0]
             loss = loss_fn(logits, labels[i:i + 1])
             grads = torch.autograd.grad(loss, self.params, allow_unused=True)
             norm = math.sqrt(sum(float(g.detach().double().pow(2).sum()) for g in grads if g is not None))
-            coef = min(1.0, self.max_grad_norm / (norm + 1e-6))
+            coef = self.clip_factor(norm)
+            added = 0.0
             for p, g in zip(self.params, grads):
                 if g is None:
                     g = torch.zeros_like(p)
                 g = g.detach() * coef
+                added += float(g.double().pow(2).sum())
                 p.grad = g if p.grad is None else p.grad + g
             norms.append(norm)
+            clipped.append(math.sqrt(added))
         self.per_sample_gradient_norms = torch.tensor(norms, dtype=torch.float64)
+        self.per_sample_clipped_norms = torch.tensor(clipped, dtype=torch.float64)
         self._batch = None
 
     def cleanup(self) -> None:

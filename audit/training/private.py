@@ -47,6 +47,7 @@ from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_c
 from .clipping import (
     GRAD_SAMPLE_MODES,
     ClippingPlan,
+    OptimizerClippingMeter,
     ParameterUse,
     PerExampleClipping,
     ghost_hooks,
@@ -120,8 +121,10 @@ class DPStepInfo:
 
     Read while the step is in progress: each parameter's ``p.summed_grad`` holds the sum of the
     clipped per-example gradients of this process, ``p.grad`` the noised sum divided by the
-    expected batch size (before the optimizer update). ``per_example_norms`` are the norms before
-    clipping, ``clipped_norms`` after, over every example of the logical batch on this process.
+    expected batch size (before the optimizer update). ``per_example_norms`` are the gradient norms
+    before clipping, ``clipped_norms`` the norms of the gradients as the step added them up (each
+    measured from the clipping factor that was applied), over every example of the logical batch on
+    this process, in the same order. ``batch_size`` is the number of examples the sampler drew.
     """
 
     step: int
@@ -208,15 +211,26 @@ def _empty_batch_grads(params: list[Any], grad_sample_mode: str) -> None:
             p.grad = torch.zeros_like(p)
 
 
-def _per_example_norms(params: list[Any], hooks: Any, grad_sample_mode: str, batch: int) -> np.ndarray:
+def _measured_norms(params: list[Any], hooks: Any, grad_sample_mode: str, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-example gradient norms of the physical batch just backpropagated: before clipping, and as clipped.
+
+    Ghost and per-example clipping happen in the backward pass: the clipped norms come from the
+    factors applied there. Hooks mode clips in the optimizer step, where
+    :class:`.clipping.OptimizerClippingMeter` measures them, so ``None`` is returned for them here.
+    """
     import torch
 
     if batch == 0:
-        return np.zeros(0)
-    if grad_sample_mode != "hooks":
-        return hooks.per_sample_gradient_norms.detach().double().cpu().numpy()
-    norms = [p.grad_sample.reshape(batch, -1).double().norm(2, dim=1) for p in params]
-    return torch.stack(norms, dim=1).norm(2, dim=1).cpu().numpy()
+        return np.zeros(0), np.zeros(0)
+    if grad_sample_mode == "hooks":
+        norms = [p.grad_sample.reshape(batch, -1).double().norm(2, dim=1) for p in params]
+        return torch.stack(norms, dim=1).norm(2, dim=1).cpu().numpy(), None
+    before = hooks.per_sample_gradient_norms.detach().double().cpu()
+    if grad_sample_mode == "ghost":
+        after = hooks.applied_clip_factors.detach().double().cpu().abs() * before
+    else:
+        after = hooks.per_sample_clipped_norms.detach().double().cpu()
+    return before.numpy(), after.numpy()
 
 
 def fine_tune_private(
@@ -488,6 +502,7 @@ def _lean_ghost_criterion(hooks: Any, opt: Any, loss_fn: Any, sources: _GhostSou
                 reduced.backward(retain_graph=True)
                 self.optimizer.zero_grad()
             coeff = self.module.get_clipping_coef()
+            self.module.applied_clip_factors = coeff.detach()
             second = torch.sum(coeff.to(self.loss_per_sample.device) * self.loss_per_sample)
             self.module.disable_hooks()
             try:
@@ -604,21 +619,28 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
 
     from ..metrics import dataset_metrics
 
-    state = {"steps": 0, "epoch": 0, "norms": [], "clipped": [], "count": 0}
+    state: dict[str, Any] = {"steps": 0, "epoch": 0, "norms": [], "clipped": [], "count": 0}
 
     def on_step(optimizer: Any) -> None:
         acct.step(noise_multiplier=sigma, sample_rate=sample_rate)
         state["steps"] += 1
         if step_callback is not None:
             norms = np.concatenate(state["norms"]) if state["norms"] else np.zeros(0)
-            clipped = norms * np.minimum(1.0, max_grad_norm / (norms + 1e-6))
+            clipped = np.concatenate(state["clipped"]) if state["clipped"] else np.zeros(0)
+            if not len(norms) == len(clipped) == state["count"]:
+                raise RuntimeError(f"step {state['steps']}: {state['count']} examples but {len(norms)} per-example norms "
+                                   f"and {len(clipped)} clipped norms were measured")
             step_callback(DPStepInfo(step=state["steps"], epoch=state["epoch"], batch_size=state["count"],
                                      expected_batch_size=float(batch_size), noise_multiplier=sigma,
                                      max_grad_norm=max_grad_norm, per_example_norms=norms, clipped_norms=clipped,
                                      parameters=named))
-        state["norms"], state["count"] = [], 0
+        state["norms"].clear()
+        state["clipped"].clear()  # the list the optimizer's clipping meter appends to
+        state["count"] = 0
 
     opt.attach_step_hook(on_step)
+    if step_callback is not None and grad_sample_mode == "hooks":
+        OptimizerClippingMeter(opt, state["clipped"])
     eps_per_epoch: list[float] = []
     eps_every = max(1, total_steps // 10)
     bar = progress(total=total_steps, desc="private fine-tune", enabled=show_progress and ctx.is_main, unit="step")
@@ -647,7 +669,10 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                         losses.append(float(loss.detach()))
                         state["count"] += b
                         if step_callback is not None:
-                            state["norms"].append(_per_example_norms(params, hooks, grad_sample_mode, b))
+                            before_clip, clipped = _measured_norms(params, hooks, grad_sample_mode, b)
+                            state["norms"].append(before_clip)
+                            if clipped is not None:
+                                state["clipped"].append(clipped)
                     opt.step()
                     opt.zero_grad(set_to_none=True)
                     if state["steps"] > before:

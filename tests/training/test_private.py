@@ -8,11 +8,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from dp_exactness import zero_noise_step
+from model_zoo import ZOO, build
+from scipy import stats
 
 from audit.data import TextDataset
 from audit.models import load_model
 from audit.training.dp_compat import DPCompatError, EmbeddingInputAligner
-from audit.training.ledger import PrivacyConfigError
+from audit.training.ledger import PrivacyConfigError, independent_epsilon
 from audit.training.private import DEFAULTS, fine_tune_private, load_ledger
 from audit.training.scopes import ScopeError, resolve_scope, trainable_names
 
@@ -38,79 +41,110 @@ def _data(n: int = 12) -> TextDataset:
     return TextDataset(texts=texts, labels=[LABELS[i % len(LABELS)] for i in range(n)], label_names=["neg", "pos"])
 
 
-def _reference_clipped_mean(bundle, scope_name: str, texts, labels, clip: float) -> dict[str, torch.Tensor]:
-    """Mean of per-example gradients clipped to ``clip``, one example at a time (no Opacus)."""
-    model = bundle.model
-    model.eval()  # dropout off: the same function the private run trains (it sets dropout to 0)
-    scope = resolve_scope(scope_name)
-    scope.apply(model)
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    total = {n: torch.zeros_like(p) for n, p in named}
-    for text, y in zip(texts, labels):
-        enc = bundle.tokenizer(text, return_tensors="pt")
-        model.zero_grad(set_to_none=True)
-        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-        torch.nn.functional.cross_entropy(logits, torch.tensor([y])).backward()
-        norm = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for _, p in named))
-        factor = min(1.0, clip / norm)
-        for n, p in named:
-            total[n] += p.grad * factor
-    scope.finalize(model)
-    return {n: t / len(texts) for n, t in total.items()}
-
-
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.filterwarnings("ignore:noise_multiplier=0")
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "per-example"])
 @pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
 def test_one_step_equals_clipped_mean_of_per_example_gradients(tiny_dirs, arch, mode):
-    """noise 0, lr 0, float64: the DP gradient is exactly the mean of per-example clipped gradients."""
+    """noise 0, lr 0, float64, C between the per-example norms (some examples clipped, some not): the DP gradient is
+    exactly the mean of per-example gradients each clipped to C, and the step reports the reference loop's norms
+    before and after clipping."""
     bundle = load_model(tiny_dirs[arch], device="cpu")
     bundle.model.double()
-    data = _data(8)
     before = bundle.sha256
-    grads: dict[str, torch.Tensor] = {}
-    sizes = []
-
-    def grab(info):
-        sizes.append(info.batch_size)
-        for name, p in info.parameters:
-            grads[name] = p.grad.detach().clone()
-
-    clip = 0.05  # below the per-example norms of these models: every example is clipped
-    rec = fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=len(data), max_physical_batch_size=3,
-                            lr=0.0, max_grad_norm=clip, trainable="all", grad_sample_mode=mode, show_progress=False,
-                            cross_check=False, step_callback=grab)
-    assert sizes == [len(data)]  # q = 1: every example in the one logical batch, split into 3 physical batches
+    data = _data(8)
+    check = zero_noise_step(bundle, "all", mode, texts=data.texts, labels=data.labels, physical=3)
+    assert check.n_clipped >= 2 and check.n_unclipped >= 2, check.reference_norms  # both branches of the clip
+    assert check.reference_clipped.max() <= check.clip and check.reference_clipped[0] == check.reference_norms[0]
+    assert check.batch_sizes == [len(data)]  # q = 1: every example in the one logical batch, 3 physical batches
     assert bundle.sha256 == before  # lr 0 left the weights alone
-    assert rec.ledger["epsilon"] is None  # no noise: no guarantee
-    ref = _reference_clipped_mean(bundle, "all", data.texts, data.labels, clip)
-    assert set(grads) == set(ref) and len(ref) == len(list(bundle.model.parameters()))
-    num = math.sqrt(sum(float(((grads[n] - ref[n]) ** 2).sum()) for n in ref))
-    den = math.sqrt(sum(float((ref[n] ** 2).sum()) for n in ref))
-    assert den > 0
-    assert num / den <= 1e-5, (arch, mode, num / den)
+    assert check.record.ledger["epsilon"] is None  # no noise: no guarantee
+    assert check.record.ledger["grad_sample_mode"] == mode
+    assert set(check.grads) == {n for n, _ in bundle.model.named_parameters()}
+    assert np.allclose(check.step_norms, check.reference_norms, rtol=1e-6, atol=0)
+    assert np.allclose(check.step_clipped, check.reference_clipped, rtol=1e-6, atol=0), (check.step_clipped, check.clip)
+    assert check.relative_error <= 1e-6, (arch, mode, check.relative_error)
+
+
+def _halve_applied_clipping(monkeypatch, mode: str) -> None:
+    """Make the clipping that a step applies differ from the rule: every clipping factor is halved where it is used."""
+    if mode == "ghost":
+        from opacus.grad_sample import GradSampleHooksFastGradientClipping as Hooks
+
+        coef = Hooks.get_clipping_coef
+        monkeypatch.setattr(Hooks, "get_clipping_coef", lambda self: 0.5 * coef(self))
+    elif mode == "per-example":
+        from audit.training.clipping import PerExampleClipping
+
+        factor = PerExampleClipping.clip_factor
+        monkeypatch.setattr(PerExampleClipping, "clip_factor", lambda self, norm: 0.5 * factor(self, norm))
+    else:
+        from opacus.optimizers import DPOptimizer
+
+        accumulate = DPOptimizer.clip_and_accumulate
+
+        def halved(self):
+            before = [p.summed_grad.clone() if p.summed_grad is not None else None for p in self.params]
+            accumulate(self)
+            for p, old in zip(self.params, before):
+                p.summed_grad = 0.5 * p.summed_grad if old is None else old + 0.5 * (p.summed_grad - old)
+
+        monkeypatch.setattr(DPOptimizer, "clip_and_accumulate", halved)
+
+
+@pytest.mark.filterwarnings("ignore:noise_multiplier=0")
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "per-example"])
+def test_reported_clipped_norms_are_measured_from_the_applied_clipping(tiny_dirs, monkeypatch, mode):
+    """The clipped norms a step reports are measured from what it applied, not restated from the rule min(norm, C):
+    with every applied factor halved, the step's gradient halves and so do the reported clipped norms."""
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    data = _data(8)
+    _halve_applied_clipping(monkeypatch, mode)
+    check = zero_noise_step(bundle, "all", mode, texts=data.texts, labels=data.labels, physical=3)
+    assert check.n_clipped >= 2 and check.n_unclipped >= 2
+    assert check.error(0.5) <= 1e-6, check.error(0.5)  # the halved factors are the ones applied
+    assert np.allclose(check.step_norms, check.reference_norms, rtol=1e-6, atol=0)
+    assert np.allclose(check.step_clipped, 0.5 * check.reference_clipped, rtol=1e-6, atol=0), (
+        check.step_clipped, check.reference_clipped)
+
+
+def _within_binomial(total: int, trials: int, q: float, level: float = 1 - 1e-6) -> bool:
+    """Whether ``total`` successes in ``trials`` independent draws of probability ``q`` lie in the central ``level`` range."""
+    lo, hi = stats.binom.interval(level, trials, q)
+    return lo <= total <= hi
 
 
 def _check_dp_steps(bundle, data, *, sigma, clip, batch, scope, mode, physical=4):
     infos = []
 
     def check(info):
-        # per-example norms after clipping never exceed C, and so neither does the sum (triangle inequality)
-        assert len(info.clipped_norms) == info.batch_size
+        # measured per-example norms: one per sampled example; after clipping at most C and at most the norm before
+        assert len(info.per_example_norms) == len(info.clipped_norms) == info.batch_size
         assert np.all(info.clipped_norms <= clip * (1 + 1e-6))
+        assert np.all(info.clipped_norms <= info.per_example_norms * (1 + 1e-6))
+        below = info.per_example_norms < clip * 0.999
+        assert np.allclose(info.clipped_norms[below], info.per_example_norms[below], rtol=1e-4)  # left alone
+        # the sum of the clipped gradients is no longer than the sum of their norms (triangle inequality)
         summed = math.sqrt(sum(float((p.summed_grad.double() ** 2).sum()) for _, p in info.parameters))
-        assert summed <= info.batch_size * clip * (1 + 1e-5) + 1e-9
+        assert summed <= float(info.clipped_norms.sum()) * (1 + 1e-4) + 1e-9
         noise = torch.cat([(p.grad - p.summed_grad / info.expected_batch_size).reshape(-1) for _, p in info.parameters])
         infos.append((info.batch_size, float(noise.double().std()), int(noise.numel()), float(noise.double().mean())))
 
     rec = fine_tune_private(bundle, data, noise_multiplier=sigma, epochs=1, batch_size=batch, max_physical_batch_size=physical,
                             lr=0.0, max_grad_norm=clip, trainable=scope, grad_sample_mode=mode, show_progress=False,
                             cross_check=False, step_callback=check)
-    expected = sigma * clip / batch
-    assert len(infos) == rec.ledger["steps"] >= 3
+    led = rec.ledger
+    assert led["sample_rate"] == batch / len(data)
+    assert len(infos) == led["steps"] >= 3
+    # the realised (Poisson) batch sizes are draws at the ledger's rate; the noise is calibrated to the expected size
+    assert _within_binomial(sum(size for size, *_ in infos), len(infos) * len(data), led["sample_rate"]), infos
+    expected = sigma * clip / (led["sample_rate"] * len(data))
     for size, std, count, mean in infos:
         tol = 4.0 / math.sqrt(2 * count)  # ~4 standard errors of a sample standard deviation
-        assert abs(std / expected - 1) < max(tol, 0.01), (std, expected, count)
+        assert abs(std / expected - 1) < max(tol, 0.01), (size, std, expected, count)
         assert abs(mean) < 4 * expected / math.sqrt(count)
+    # the epsilon of the steps taken, from an accountant of another library
+    pld = independent_epsilon(sigma, led["sample_rate"], len(infos), led["delta"])["pld"]
+    assert pld * 0.99 <= led["epsilon"] <= pld * 1.02, (led["epsilon"], pld)
     return rec, infos
 
 
@@ -128,6 +162,26 @@ def test_dp_steps_clip_and_add_calibrated_noise(tiny_dirs, arch):
                                               if n in set(led["trainable_parameter_names"]))
     assert all(p.requires_grad for p in bundle.model.parameters())  # scope undone
     assert not any(hasattr(p, "grad_sample") or hasattr(p, "summed_grad") for p in bundle.model.parameters())
+
+
+def test_poisson_batches_are_drawn_at_the_ledger_rate(tiny_dirs):
+    """The logical batches the training loop draws are Poisson samples at the rate the ledger records (q = batch / n):
+    the total of the realised sizes lies in the central 1 - 1e-6 range of Binomial(steps * n, q), and the sizes vary
+    as Binomial(n, q) draws do (their sample variance within the chi-square range; a fixed batch size has none)."""
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    n, batch = 100, 10
+    sizes = []
+    rec = fine_tune_private(bundle, _data(n), noise_multiplier=1.0, epochs=2, batch_size=batch, max_physical_batch_size=32,
+                            lr=0.0, trainable="top-0", show_progress=False, cross_check=False,
+                            step_callback=lambda info: sizes.append(info.batch_size))
+    q = rec.ledger["sample_rate"]
+    assert q == batch / n and rec.config["sample_rate"] == q
+    steps = len(sizes)
+    assert steps == rec.ledger["steps"] == 2 * round(n / batch)
+    assert _within_binomial(sum(sizes), steps * n, q), (np.mean(sizes), n * q)
+    lo, hi = stats.chi2.interval(1 - 1e-6, steps - 1)
+    ratio = np.var(sizes, ddof=1) / (n * q * (1 - q))
+    assert lo / (steps - 1) <= ratio <= hi / (steps - 1), (sizes, ratio)
 
 
 @pytest.mark.parametrize("mode", ["hooks", "ghost"])
@@ -324,9 +378,6 @@ def test_unused_parameters_are_frozen_and_misused_ones_refused(tiny_dirs):
 
 # --- every architecture of the zoo: one zero-noise step equals the per-example loop -------------------------------
 
-from dp_exactness import zero_noise_step  # noqa: E402
-from model_zoo import ZOO, build  # noqa: E402
-
 SHARING = ("albert+unigram-cls", "deberta-v2+unigram-cls")  # one block at every depth / relative embeddings
 ZOO_CASES = ([(m.name, DEFAULTS["trainable"], DEFAULTS["grad_sample_mode"]) for m in ZOO]
              + [(n, "all", DEFAULTS["grad_sample_mode"]) for n in (*SHARING, "gemma+sp-bpe")]
@@ -349,11 +400,13 @@ def zoo_dir(tmp_path_factory):
 def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
     """noise 0, lr 0, float64, C between the per-example norms: the DP gradient is the mean of per-example
     gradients each clipped to C (Opacus' coefficient min(1, C / (norm + 1e-6))), and the per-example norms
-    are those of the full gradient (a shared parameter's contributions summed before the norm)."""
+    are those of the full gradient (a shared parameter's contributions summed before the norm), before and
+    after clipping."""
     bundle = load_model(zoo_dir(name), device="cpu")
     check = zero_noise_step(bundle, scope, mode)
     order, rec = check.reference_norms, check.record
-    assert order.min() < check.clip < order.max() and check.n_clipped == len(order) // 2  # both branches of the clip
+    # both branches of the clip, from the reference loop's norms: half the examples above C, half below
+    assert check.n_clipped == check.n_unclipped == len(order) // 2 and order.min() < check.clip < order.max()
     used = rec.ledger["per_example_gradients"]
     assert used["mode"] == rec.ledger["grad_sample_mode"] == rec.config["grad_sample_mode"] and used["requested"] == mode
     if name.startswith("deberta-v2"):  # relative embeddings are projected once and broadcast: no layer-hook split
@@ -368,6 +421,7 @@ def test_zoo_one_step_equals_per_example_loop(zoo_dir, name, scope, mode):
             assert any(n.endswith("attention.query") for n in used["materialised_layers"])
     # the data set is ordered by length inside training: compare the norms as sets
     assert np.allclose(check.step_norms, order, rtol=1e-6, atol=0), (check.step_norms, order)
+    assert np.allclose(check.step_clipped, check.reference_clipped, rtol=1e-6, atol=0), (check.step_clipped, check.clip)
     assert check.relative_error <= 1e-6, (name, scope, mode, check.relative_error)  # rotary tables are float32
 
 
