@@ -47,7 +47,7 @@ least one token, signed ranking, AOPC = sum / (bins + 1)) show how much the prot
 the numbers. ``--record`` writes everything, every repeat included, to ``benchmarks/results/``.
 
     python benchmarks/bench_faithfulness.py --model demo-out/models/baseline
-    python benchmarks/bench_faithfulness.py --model demo-out/models/baseline --n 30 --repeats 5 --threads 2 --record
+    python benchmarks/bench_faithfulness.py --model demo-out/models/baseline --n 12 --repeats 3 --threads 1 --record
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ split. The target is the 95th-percentile token error of ``captum batched@50`` on
 (the usual call). On the tuning split only, the adaptive tolerance is the largest in
 ``--tolerances`` whose 95th percentile meets the target, and captum's step count the smallest in
 ``--step-grid`` that does; both are then timed and scored on the held-out texts. The default
-tolerance (0.01) is always a row of its own.
+tolerance (0.01) is always a row of its own. Each speed ratio printed is followed by whether it
+holds at equal held-out accuracy (95th percentile and maximum token error), in words.
 
 Timing (``benchmarks/_record.py``): every row gets the same warm-up run and the same ``--repeats``
 timed runs, run round-robin so a shared machine's drift slows every row alike; the median and the
@@ -47,7 +48,7 @@ Use a fine-tuned model: an untrained head gives a nearly linear path that any ru
 ``audit demo`` writes one to ``<out>/models/baseline``.
 
     python benchmarks/bench_ig.py --model demo-out/models/baseline
-    python benchmarks/bench_ig.py --model demo-out/models/baseline --n 8 --n-tune 8 --repeats 3 --threads 2 --record
+    python benchmarks/bench_ig.py --model demo-out/models/baseline --n 8 --n-tune 8 --repeats 3 --threads 1 --record
 """
 
 from __future__ import annotations
