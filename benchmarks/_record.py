@@ -4,7 +4,8 @@ Timing protocol (:func:`time_repeats`): every side of a comparison gets the same
 warm-up runs (not timed) and the same number of timed repeats (at least 10 for sub-second work);
 on CUDA each run is bracketed by ``torch.cuda.synchronize()`` so the wall time covers the kernels,
 not only their launch. The summary reports the median, the interquartile range, the minimum and
-the maximum; the raw times are kept in the record.
+the maximum; the raw times are kept in the record. :func:`time_interleaved` does the same for
+several sides at once, round-robin, so that a shared machine's drifting speed hits every side alike.
 
 Records (:class:`Recorder`): with ``--record`` a benchmark writes its full output (command line,
 settings, machine, library versions, thread counts, every repeat, every printed table) as one
@@ -83,6 +84,40 @@ def time_repeats(fn: Callable[[], Any], *, repeats: int = MIN_REPEATS, warmup: i
     summary = summarise(times)
     summary["warmup"] = warmup
     return summary, out
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int = MIN_REPEATS, warmup: int = 1,
+                     device: str = "cpu") -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """:func:`time_repeats` for several sides of a comparison at once, run round-robin.
+
+    Every side gets ``warmup`` untimed runs, then each of the ``repeats`` rounds runs every side
+    once, the order rotated by one each round, so a machine whose speed drifts (other jobs on a
+    shared host) slows every side alike instead of whichever ran last. Returns
+    ({name: summary}, {name: last result}).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    names = list(fns)
+    out: dict[str, Any] = {}
+    for _ in range(warmup):
+        for name in names:
+            out[name] = fns[name]()
+            _sync(device)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names) if names else 0
+        for name in names[k:] + names[:k]:
+            _sync(device)
+            t0 = time.perf_counter()
+            out[name] = fns[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    summaries = {}
+    for name in names:
+        summaries[name] = summarise(times[name])
+        summaries[name]["warmup"] = warmup
+        summaries[name]["interleaved"] = True
+    return summaries, out
 
 
 def fmt_time(summary: dict[str, Any], scale: float = 1e3, unit: str = "ms") -> str:

@@ -1,0 +1,55 @@
+"""The pieces of the benchmark scripts that their published figures rest on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import _record  # noqa: E402
+import bench_faithfulness  # noqa: E402
+import bench_ig  # noqa: E402
+
+
+def test_interleaved_timing_runs_every_side_equally_in_rotating_order():
+    calls: list[str] = []
+    fns = {name: (lambda name=name: calls.append(name) or name) for name in ("a", "b", "c")}
+    summaries, last = _record.time_interleaved(fns, repeats=4, warmup=2)
+    assert calls[:6] == ["a", "b", "c", "a", "b", "c"]  # warm-up: every side, untimed
+    rounds = [calls[6 + 3 * r : 9 + 3 * r] for r in range(4)]
+    assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+    assert last == {"a": "a", "b": "b", "c": "c"}
+    for s in summaries.values():
+        assert s["repeats"] == 4 and len(s["times_s"]) == 4 and s["warmup"] == 2
+        assert s["q1_s"] <= s["median_s"] <= s["q3_s"]
+
+
+def test_reference_rule_is_simpson_and_its_half_grid():
+    x = np.linspace(0.0, 1.0, 513)
+    g = np.stack([x**3, np.cos(7 * x)], axis=1)
+    fine, coarse = bench_ig._simpson(g), bench_ig._simpson(g[::2])
+    assert fine[0] == pytest.approx(0.25, abs=1e-15)  # exact for cubics
+    assert abs(fine[1] - np.sin(7.0) / 7.0) < 1e-10
+    # halving the grid multiplies Simpson's error by about 16
+    assert abs(coarse[1] - np.sin(7.0) / 7.0) == pytest.approx(16 * abs(fine[1] - np.sin(7.0) / 7.0), rel=0.01)
+
+
+def test_token_error_is_relative_to_the_text_l1_norm_without_special_tokens():
+    ref = {"fine": [np.array([9.0, 1.0, -3.0, 9.0])], "special": [np.array([True, False, False, True])],
+           "f_x": [1.0], "f_b": [0.0]}
+    errs = bench_ig.token_errors([np.array([0.0, 2.0, -3.0, 0.0])], ref)
+    assert errs.tolist() == [0.25, 0.0]  # |2 - 1| / (1 + 3); special tokens ignored however far off
+    acc = bench_ig.accuracy([np.array([0.0, 2.0, -3.0, 0.0])], ref)
+    assert acc["max"] == 0.25 and acc["median_completeness"] == pytest.approx(2.0)
+
+
+def test_agreement_leaves_out_only_values_ferret_fills_by_default_or_cannot_define():
+    reason = bench_faithfulness.leave_out_reason
+    assert reason("comprehensiveness_aopc", None, 0.0).startswith("no positive score")
+    assert reason("loo_correlation", 0.3, float("nan")).startswith("rank correlation undefined")
+    assert reason("loo_correlation", None, 0.2).startswith("rank correlation undefined")
+    assert reason("sufficiency_aopc", 0.1, 0.4) is None  # a disagreement is compared, never left out
