@@ -4,43 +4,52 @@
 and peak memory of a DP-SGD step (``audit.training.private``: per-example clipping, noise,
 logical batch split into physical batches like ``BatchMemoryManager`` does) against a
 non-private AdamW step of the *same trainable scope* over the same physical batches (gradient
-accumulation), for each ``grad_sample_mode`` (hooks, ghost) and each trainable scope. Prints the
-matrix of ratios DP / non-private.
+accumulation), for each ``grad_sample_mode`` (hooks, ghost, bookkeeping) and each trainable
+scope. Prints the matrix of ratios DP / non-private, and which mode ``auto`` picks.
+
+Timing protocol (``benchmarks/_record.py``): one process per scope (on CPU forked from the main
+process after the imports; on CUDA the main process itself, scope after scope) holds the
+non-private model and every DP variant; each gets the same warm-up (``--warmup`` steps, untimed), then
+``--repeats`` rounds (at least 10) in which every variant takes one timed step, in an order
+rotated from round to round, so that all variants see the same machine load. Reported per
+variant: median step time and interquartile range; per ratio: the median of the per-round
+ratios DP / non-private and their interquartile range. On CUDA every step is bracketed by
+``torch.cuda.synchronize()``. Pass ``--threads`` (torch threads) on a shared CPU.
 
 How memory is measured:
 
-* CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps (after ``reset_peak_memory_stats``
-  and one warm-up step, so weights, gradients and optimizer state are all counted), i.e. the
-  peak of live tensor memory.
-* CPU: every configuration runs in a fresh subprocess; a thread samples the process's resident
-  set size (``/proc/self/statm``) every 2 ms during the warm-up and timed steps. Reported is the
-  peak RSS minus the RSS measured after the imports and before the model was loaded: the memory
-  of weights, optimizer state, activations and per-example state. (``tracemalloc`` does not see
-  torch's allocations and cannot be used.) Allocator caching makes RSS a slight over-estimate
-  for both sides alike.
+* CUDA: in the timing process, each variant is built after the previous ones;
+  ``torch.cuda.max_memory_allocated`` over one step after a warm-up step (so weights, gradients
+  and optimizer state are all counted) minus the memory allocated before the variant was built:
+  the peak of the variant's own live tensor memory. No extra processes.
+* CPU: every (scope, variant) runs in a process of its own, forked from the main process after
+  the imports (torch, transformers, opacus, peft, this package) and before any model is loaded; a
+  thread samples its resident set size (``/proc/self/statm``) every 2 ms during the warm-up and
+  measured steps. Reported is the peak RSS minus the RSS at the start: the memory of weights,
+  optimizer state, activations and per-example state. (``tracemalloc`` does not see torch's
+  allocations and cannot be used.) Memory the allocator keeps after a free counts in the RSS, so
+  glibc's own count of bytes in use (``mallinfo2``) is sampled alongside and recorded as a check.
 
-Time ratios come from one process per scope that holds the non-private model and each DP
-variant and alternates their steps (medians over ``--repeats`` steps after a warm-up), so that
-all variants see the same machine load; absolute times on a shared machine are still noisy. On
-an oversubscribed CPU, pass ``--threads 1`` (spinning OpenMP threads distort everything else).
+With ``--record [NAME]`` the whole run (settings, machine, versions, every step time) is written
+to ``benchmarks/results/NAME.json``.
 
 ``utility`` — trains the non-private model and DP models over a grid (scope x learning rate x
 logical batch x epochs) at epsilon = 8, delta = 1e-5 on the demo data and harder variants, and
 prints held-out accuracy per configuration. This is the measurement behind ``DEFAULTS`` in
 ``audit.training.private`` (docs/privacy.md lists the results).
 
-    python benchmarks/bench_dp.py cost                          # CPU, batch 32, length 64
-    python benchmarks/bench_dp.py cost --device cuda --batch 256 --physical 64 --seq-len 128
+    python benchmarks/bench_dp.py cost --threads 2 --record     # CPU, batch 32, length 64
+    python benchmarks/bench_dp.py cost --device cuda --batch 256 --physical 128 --seq-len 64 --record
     python benchmarks/bench_dp.py utility --datasets demo,small,noisy --jobs 4 --device cuda
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -48,10 +57,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, also in the worker processes
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _record  # noqa: E402
+
 SCOPES = ("all", "all-but-word-embeddings", "top-2", "lora")
-MODES = ("hooks", "ghost")
+MODES = ("hooks", "ghost", "bookkeeping")
 DEFAULT_SCOPE = "all-but-word-embeddings"
-DEFAULT_MODE = "ghost"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,18 +76,50 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _heap_reader():
+    """glibc's bytes in use (``mallinfo2``: heap chunks in use plus mmapped chunks), or None elsewhere.
+
+    Unlike the RSS it does not count memory the allocator keeps after a free, so it is the live
+    memory of the process; recorded next to the RSS as a check on allocator effects."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = MallInfo2
+
+    def read() -> int:
+        info = fn()
+        return int(info.uordblks + info.hblkhd)
+
+    return read
+
+
 class RssPeak:
-    """Samples the resident set size in a background thread; ``peak`` is the largest value seen."""
+    """Samples the resident set size (and glibc's bytes in use) in a background thread; ``peak`` and
+    ``heap_peak`` are the largest values seen."""
 
     def __init__(self, interval: float = 0.002) -> None:
         self.interval = interval
+        self._heap = _heap_reader()
         self.peak = _rss()
+        self.heap_peak = self._heap() if self._heap else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        self.peak = max(self.peak, _rss())
+        if self._heap is not None:
+            self.heap_peak = max(self.heap_peak, self._heap())
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss())
+            self._sample()
             time.sleep(self.interval)
 
     def __enter__(self) -> RssPeak:
@@ -85,11 +129,11 @@ class RssPeak:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _rss())
+        self._sample()
 
 
 # ---------------------------------------------------------------------------------------------
-# cost: one configuration (runs in its own process)
+# cost: the steps
 # ---------------------------------------------------------------------------------------------
 
 
@@ -98,6 +142,21 @@ def _sync(device: str) -> None:
 
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def _preload() -> None:
+    """Import everything a step needs, so that memory measured afterwards is the model's and the step's."""
+    import opacus  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import audit.models  # noqa: F401
+    import audit.training.private  # noqa: F401
+
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _inputs(bundle, args: argparse.Namespace, device: str):
@@ -145,17 +204,26 @@ def _nonprivate_step(bundle, scope_name: str, chunks, batch: int):
 
 
 def _private_step(stack: ExitStack, bundle, scope_name: str, mode: str, chunks, batch: int, device: str):
-    """A DP step as audit.training.private takes it: physical batches accumulated, one noisy update."""
+    """A DP step as audit.training.private takes it: physical batches accumulated, one noisy update.
+
+    The clipping plan is made as in training (``plan_clipping``), so a mode that cannot be exact
+    for the scope is refused here too. Returns the step, the trainable parameter count and the
+    mode ``auto`` would pick for this scope.
+    """
+    from audit.training.clipping import ParameterUse, plan_clipping
     from audit.training.ddp import DistContext
     from audit.training.private import _make_private, private_model
     from audit.training.scopes import resolve_scope
 
-    model, _names, params, _report = stack.enter_context(private_model(bundle, resolve_scope(scope_name)))
+    model, _names, params, report = stack.enter_context(private_model(bundle, resolve_scope(scope_name)))
+    use = ParameterUse(**report.parameter_use)
+    plan = plan_clipping(mode, use, model)
+    auto = plan_clipping("auto", use, model).mode
     forward, hooks, opt, criterion, *_ = _make_private(
         model, params, DistContext(), n=10 * batch, sigma=1.0, max_grad_norm=1.0, lr=1e-5, weight_decay=0.0,
         warmup_ratio=0.0, batch_size=batch, sample_rate=0.1, steps_per_epoch=10, total_steps=1000,
-        grad_sample_mode=mode, accountant="prv", seed=0, device=device, secure_gen=None, dataset=[(None, 0)],
-        collate=lambda items: items)
+        grad_sample_mode=plan.mode, accountant="prv", seed=0, device=device, secure_gen=None, dataset=[(None, 0)],
+        collate=lambda items: items, plan=plan)
     stack.callback(hooks.cleanup)
 
     def step() -> None:
@@ -166,148 +234,242 @@ def _private_step(stack: ExitStack, bundle, scope_name: str, mode: str, chunks, 
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-    return step, sum(p.numel() for p in params)
+    return step, sum(p.numel() for p in params), auto
 
 
-def cost_one(args: argparse.Namespace) -> dict[str, Any]:
-    """Time and memory of one (scope, variant) configuration; variant is 'nonprivate' or a grad_sample_mode."""
-    base_rss = _rss()
-    import torch
+def _build(stack: ExitStack, args: argparse.Namespace, device: str, variant: str):
+    """(step, trainable parameters, auto's mode or None) of one variant on a freshly loaded model."""
+    from audit._util import set_seed
 
-    from audit._util import resolve_device, set_seed
-
-    device = resolve_device(args.device)
     set_seed(0)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     bundle = _load(args, device)
     chunks = _inputs(bundle, args, device)
-    with ExitStack() as stack:
-        if args.variant == "nonprivate":
-            step, n = _nonprivate_step(bundle, args.scope, chunks, args.batch)
-        else:
-            step, n = _private_step(stack, bundle, args.scope, args.variant, chunks, args.batch, device)
-        return _measure(step, device, args, base_rss) | {"trainable_parameters": n}
+    if variant == "nonprivate":
+        return (*_nonprivate_step(bundle, args.scope, chunks, args.batch), None)
+    return _private_step(stack, bundle, args.scope, variant, chunks, args.batch, device)
 
 
-def cost_pair(args: argparse.Namespace) -> dict[str, Any]:
-    """Step times of the non-private and every DP variant of one scope, interleaved in one process.
-
-    Alternating the variants step by step exposes them to the same machine load, so their time
-    ratios stay meaningful on a busy machine (memory is measured per variant in its own process).
-    """
+def _setup(args: argparse.Namespace) -> str:
     import torch
 
-    from audit._util import resolve_device, set_seed
+    from audit._util import resolve_device
 
-    device = resolve_device(args.device)
-    set_seed(0)
     if args.threads:
         torch.set_num_threads(args.threads)
-    modes = [m for m in args.modes.split(",") if m]
-    with ExitStack() as stack:
-        steps = {}
-        for variant in ["nonprivate", *modes]:
-            bundle = _load(args, device)
-            chunks = _inputs(bundle, args, device)
-            if variant == "nonprivate":
-                steps[variant] = _nonprivate_step(bundle, args.scope, chunks, args.batch)[0]
-            else:
-                steps[variant] = _private_step(stack, bundle, args.scope, variant, chunks, args.batch, device)[0]
-        times: dict[str, list[float]] = {v: [] for v in steps}
-        for step in steps.values():
-            step()  # warm-up
-        for _ in range(args.repeats):
-            for variant, step in steps.items():
-                _sync(device)
-                t = time.perf_counter()
-                step()
-                _sync(device)
-                times[variant].append(time.perf_counter() - t)
-    return {v: statistics.median(ts) for v, ts in times.items()}
+    return resolve_device(args.device)
 
 
-def _measure(step, device: str, args: argparse.Namespace, base_rss: int) -> dict[str, Any]:
+# ---------------------------------------------------------------------------------------------
+# cost: the worker processes
+# ---------------------------------------------------------------------------------------------
+
+
+def cost_scope(args: argparse.Namespace, scope: str) -> dict[str, Any]:
+    """Step times of the non-private and every DP variant of one scope, interleaved in one process;
+    on CUDA also each variant's peak memory (see the module docstring)."""
     import torch
 
+    args = argparse.Namespace(**{**vars(args), "scope": scope})
+    device = _setup(args)
     cuda = device.startswith("cuda")
-    times = []
+    variants = ["nonprivate", *[m for m in args.modes.split(",") if m]]
+    steps, memory, trainable, errors = {}, {}, {}, {}
+    auto = None
+    with ExitStack() as stack:
+        for v in variants:
+            if cuda:
+                gc.collect()
+                torch.cuda.empty_cache()
+                _sync(device)
+                base = torch.cuda.memory_allocated()
+            try:
+                step, n, auto_v = _build(stack, args, device, v)
+            except Exception as exc:  # a mode that cannot run on this scope is reported, not fatal
+                errors[v] = f"{type(exc).__name__}: {exc}"
+                continue
+            steps[v], trainable[v] = step, n
+            auto = auto or auto_v
+            if cuda:
+                step()  # warm-up: allocates gradients and optimizer state
+                _sync(device)
+                torch.cuda.reset_peak_memory_stats()
+                step()
+                _sync(device)
+                memory[v] = {"peak_bytes": int(torch.cuda.max_memory_allocated() - base),
+                             "method": "cuda.max_memory_allocated over one step minus allocated before building the variant"}
+        times = _interleaved(steps, args.repeats, args.warmup, device)
+        steps.clear()
     if cuda:
-        step()  # warm-up: allocates gradients and optimizer state
-        _sync(device)
-        torch.cuda.reset_peak_memory_stats()
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            step()
+        gc.collect()
+        torch.cuda.empty_cache()
+    return {"scope": scope, "device": device, "times": times, "memory": memory, "trainable_parameters": trainable,
+            "auto_mode": auto, "errors": errors}
+
+
+def _interleaved(steps: dict[str, Any], repeats: int, warmup: int, device: str) -> dict[str, Any]:
+    """Every variant gets ``warmup`` untimed steps, then ``repeats`` rounds of one timed step each (rotated order)."""
+    names = list(steps)
+    for name in names:
+        for _ in range(warmup):
+            steps[name]()
             _sync(device)
-            times.append(time.perf_counter() - t)
-        peak = torch.cuda.max_memory_allocated()
-        return {"seconds": statistics.median(times), "peak_bytes": int(peak), "memory_method": "cuda.max_memory_allocated"}
-    with RssPeak() as rss:
-        step()
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t)
-    return {"seconds": statistics.median(times), "peak_bytes": int(rss.peak - base_rss), "peak_rss": int(rss.peak),
-            "memory_method": "peak RSS during the steps minus RSS before loading the model"}
+    raw: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        k = r % max(1, len(names))
+        for name in names[k:] + names[:k]:
+            summary, _ = _record.time_repeats(steps[name], repeats=1, warmup=0, device=device)
+            raw[name].append(summary["times_s"][0])
+    return {n: _record.summarise(ts) | {"warmup": warmup} for n, ts in raw.items()}
+
+
+def cost_memory(args: argparse.Namespace, scope: str, variant: str) -> dict[str, Any]:
+    """CPU: peak resident memory of one (scope, variant) in a process of its own (see the module docstring)."""
+    args = argparse.Namespace(**{**vars(args), "scope": scope})
+    device = _setup(args)
+    gc.collect()
+    heap = _heap_reader()
+    base, base_heap = _rss(), heap() if heap else None
+    with ExitStack() as stack:
+        step, n, _ = _build(stack, args, device, variant)
+        with RssPeak() as rss:
+            for _ in range(args.warmup + args.memory_steps):
+                step()
+    out = {"peak_bytes": int(rss.peak - base), "peak_rss": int(rss.peak), "base_rss": int(base), "trainable_parameters": n,
+           "method": "peak RSS during the warm-up and measured steps minus RSS after the imports, before loading the model"}
+    if rss.heap_peak is not None:
+        out["heap_peak_bytes"] = int(rss.heap_peak - base_heap)  # the same, counting glibc's bytes in use
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# cost: the matrix
+# ---------------------------------------------------------------------------------------------
+
+
+def _forked(fn: Any, *fn_args: Any) -> dict[str, Any]:
+    """``fn(*fn_args)`` in a child process forked from this one (imports done, no model loaded); its result."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, send the result as JSON, leave without running the parent's exit handlers
+        os.close(read_fd)
+        try:
+            out = fn(*fn_args)
+        except BaseException as exc:  # reported in the table, not fatal to the matrix
+            out = {"error": f"{type(exc).__name__}: {exc}"}
+        with os.fdopen(write_fd, "w") as f:
+            f.write(json.dumps(out, default=str))
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        text = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not text:
+        return {"error": f"the measuring process ended with status {status} before reporting"}
+    return json.loads(text)
+
+
+def _ratio_spread(num: list[float], den: list[float]) -> dict[str, float]:
+    """Median and quartiles of the per-round ratios ``num[r] / den[r]``."""
+    ratios = [a / b for a, b in zip(num, den)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else (ratios[0],) * 3
+    return {"median": statistics.median(ratios), "q1": q1, "q3": q3, "min": min(ratios), "max": max(ratios)}
 
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
-    """Every (scope, variant) in a subprocess; print and return the ratio matrix."""
+    """The (scope x variant) matrix, timed and measured as the module docstring says; print, record and return the ratios."""
+    if args.repeats < _record.MIN_REPEATS:
+        print(f"note: {args.repeats} repeats is below the protocol's minimum of {_record.MIN_REPEATS}", flush=True)
+    rec = _record.Recorder("bench_dp", args, "cost")
+    cuda = str(args.device).startswith("cuda")
     scopes = [s for s in args.scopes.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
-    rows: dict[str, dict[str, Any]] = {}
-    paired: dict[str, dict[str, float]] = {}
+    started = time.perf_counter()
+    _preload()
+    per_scope: dict[str, dict[str, Any]] = {}
     for scope in scopes:
-        rows[scope] = {}
-        cmd = [sys.executable, __file__, "cost-pair", "--scope", scope, "--modes", ",".join(modes), "--batch", str(args.batch),
-               "--physical", str(args.physical), "--seq-len", str(args.seq_len), "--repeats", str(args.repeats),
-               "--device", args.device, "--threads", str(args.threads)] + (["--model", str(args.model)] if args.model else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        line = [x for x in proc.stdout.splitlines() if x.startswith("{")]
-        paired[scope] = json.loads(line[-1]) if proc.returncode == 0 and line else {}
-        print(f"  {scope:<24} interleaved step times: "
-              + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in paired[scope].items()), flush=True)
-        for variant in ["nonprivate", *modes]:
-            cmd = [sys.executable, __file__, "cost-one", "--scope", scope, "--variant", variant, "--batch", str(args.batch),
-                   "--physical", str(args.physical), "--seq-len", str(args.seq_len), "--repeats", str(args.repeats),
-                   "--device", args.device, "--threads", str(args.threads)]
-            if args.model:
-                cmd += ["--model", str(args.model)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            line = [x for x in proc.stdout.splitlines() if x.startswith("{")]
-            if proc.returncode != 0 or not line:
-                rows[scope][variant] = {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]}
-            else:
-                rows[scope][variant] = json.loads(line[-1])
-            r = rows[scope][variant]
-            print(f"  {scope:<24} {variant:<10} " + (f"{r['seconds'] * 1000:8.1f} ms  {r['peak_bytes'] / 2**20:8.1f} MiB"
-                                                    if "seconds" in r else f"error: {r['error']}"), flush=True)
-    print()
-    print(f"DP / non-private of the same scope (time: interleaved steps in one process; memory: separate processes); "
-          f"logical batch {args.batch}, physical {args.physical}, sequence length {args.seq_len}, device {args.device}")
-    head = f"{'scope':<24} {'trainable':>11}" + "".join(f" {m + ' time':>11} {m + ' mem':>10}" for m in modes)
-    print(head)
-    ratios: dict[str, dict[str, Any]] = {}
-    for scope in scopes:
-        base = rows[scope].get("nonprivate", {})
-        line = f"{scope:<24} {base.get('trainable_parameters', 0):>11,}"
-        ratios[scope] = {}
+        if cuda:  # one process: memory from the allocator's own statistics, per variant
+            res = cost_scope(args, scope)
+        else:  # a forked process per scope for the times, and per (scope, variant) for the resident memory
+            res = _forked(cost_scope, args, scope)
+            if "error" not in res:
+                res["memory"] = {v: _forked(cost_memory, args, scope, v) for v in ["nonprivate", *modes]
+                                 if v not in res.get("errors", {})}
+        per_scope[scope] = res
+        _print_scope(rec, scope, res)
+    ratios = _ratios(per_scope, modes)
+    _print_matrix(rec, args, per_scope, ratios, modes)
+    rec.print(f"\nwhole matrix: {time.perf_counter() - started:.0f} s")
+    rec.add("per_scope", per_scope)
+    rec.add("ratios", ratios)
+    rec.add("matrix_seconds", time.perf_counter() - started)
+    rec.save()
+    return {"setting": {k: v for k, v in vars(args).items() if k != "func"}, "per_scope": per_scope, "ratios": ratios}
+
+
+def _print_scope(rec: _record.Recorder, scope: str, res: dict[str, Any]) -> None:
+    if "error" in res:
+        rec.print(f"  {scope:<24} error: {res['error']}")
+        return
+    for v, t in res["times"].items():
+        mem = res.get("memory", {}).get(v, {})
+        heap = f"  (heap in use {mem['heap_peak_bytes'] / 2**20:.1f} MiB)" if "heap_peak_bytes" in mem else ""
+        rec.print(f"  {scope:<24} {v:<12} {_record.fmt_time(t):>26}  "
+                  + (f"{mem['peak_bytes'] / 2**20:8.1f} MiB{heap}" if "peak_bytes" in mem else f"memory: {mem.get('error', 'n/a')}"))
+    for v, e in res.get("errors", {}).items():
+        rec.print(f"  {scope:<24} {v:<12} not run: {e}")
+
+
+def _ratios(per_scope: dict[str, dict[str, Any]], modes: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for scope, res in per_scope.items():
+        out[scope] = {}
+        times, mem = res.get("times", {}), res.get("memory", {})
+        base_t, base_m = times.get("nonprivate"), mem.get("nonprivate", {})
         for m in modes:
-            r = rows[scope].get(m, {})
-            pt = paired.get(scope, {})
-            if m in pt and "nonprivate" in pt and "peak_bytes" in r and "peak_bytes" in base:
-                t, mem = pt[m] / pt["nonprivate"], r["peak_bytes"] / max(1, base["peak_bytes"])
-                ratios[scope][m] = {"time": t, "memory": mem}
-                line += f" {t:>10.2f}x {mem:>9.2f}x"
-            else:
-                line += f" {'n/a':>11} {'n/a':>10}"
-        print(line)
-    d = ratios.get(DEFAULT_SCOPE, {}).get(DEFAULT_MODE)
-    if d:
-        print(f"\ndefault ({DEFAULT_SCOPE}, {DEFAULT_MODE}): {d['time']:.2f}x time, {d['memory']:.2f}x memory")
-    return {"setting": vars(args) | {"func": None}, "raw": rows, "interleaved_seconds": paired, "ratios": ratios}
+            if m not in times or base_t is None:
+                continue
+            r: dict[str, Any] = {"time": _ratio_spread(times[m]["times_s"], base_t["times_s"])}
+            if "peak_bytes" in mem.get(m, {}) and "peak_bytes" in base_m:
+                r["memory"] = mem[m]["peak_bytes"] / max(1, base_m["peak_bytes"])
+            if "heap_peak_bytes" in mem.get(m, {}) and "heap_peak_bytes" in base_m:
+                r["heap_memory"] = mem[m]["heap_peak_bytes"] / max(1, base_m["heap_peak_bytes"])
+            out[scope][m] = r
+    return out
+
+
+def _print_matrix(rec: _record.Recorder, args: argparse.Namespace, per_scope: dict[str, Any], ratios: dict[str, Any],
+                  modes: list[str]) -> None:
+    rec.print()
+    rec.print(f"DP / non-private of the same scope; logical batch {args.batch}, physical {args.physical}, sequence length "
+              f"{args.seq_len}, device {args.device}, torch threads {args.threads or 'default'}; time: median [quartiles] of "
+              f"{args.repeats} interleaved per-step ratios after {args.warmup} warm-up step(s); memory: "
+              + ("max_memory_allocated per variant" if str(args.device).startswith("cuda") else "peak RSS, one process per variant"))
+    rec.print(f"{'scope':<24} {'trainable':>11} {'auto':>12}" + "".join(f" {m + ' time':>24} {m + ' mem':>16}" for m in modes))
+    for scope, res in per_scope.items():
+        n = res.get("trainable_parameters", {}).get("nonprivate", 0)
+        line = f"{scope:<24} {n:>11,} {str(res.get('auto_mode')):>12}"
+        for m in modes:
+            r = ratios.get(scope, {}).get(m)
+            if r is None:
+                line += f" {'n/a':>24} {'n/a':>16}"
+                continue
+            t = r["time"]
+            cell = f"{t['median']:.2f}x [{t['q1']:.2f}–{t['q3']:.2f}]"
+            mem = f"{r['memory']:.2f}x" if "memory" in r else "n/a"
+            line += f" {cell:>24} {mem:>16}"
+        rec.print(line)
+    heap = {scope: {m: r["heap_memory"] for m, r in rs.items() if "heap_memory" in r} for scope, rs in ratios.items()}
+    if any(heap.values()):
+        rec.print("memory counted as glibc's bytes in use instead of RSS (allocator caching left out):")
+        for scope, hs in heap.items():
+            rec.print(f"{scope:<24} " + ", ".join(f"{m} {v:.2f}x" for m, v in hs.items()))
+    default = per_scope.get(DEFAULT_SCOPE, {})
+    auto = default.get("auto_mode")
+    r = ratios.get(DEFAULT_SCOPE, {}).get(auto) if auto else None
+    if r:
+        mem = f", {r['memory']:.2f}x memory" if "memory" in r else ""
+        rec.print(f"\ndefault ({DEFAULT_SCOPE}, grad_sample_mode auto -> {auto}): {r['time']['median']:.2f}x time "
+                  f"[{r['time']['q1']:.2f}–{r['time']['q3']:.2f}]{mem}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,25 +561,20 @@ def utility(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("cost", "cost-one", "cost-pair"):
-        c = sub.add_parser(name)
-        c.add_argument("--model", default=None, help="model directory (default: the embedded backbone)")
-        c.add_argument("--device", default="cpu")
-        c.add_argument("--batch", type=int, default=32, help="logical batch size")
-        c.add_argument("--physical", type=int, default=16, help="physical batch size")
-        c.add_argument("--seq-len", type=int, default=64)
-        c.add_argument("--repeats", type=int, default=3)
-        c.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-        c.add_argument("--json", default=None, help="write the results here")
-        if name == "cost":
-            c.add_argument("--scopes", default=",".join(SCOPES))
-            c.add_argument("--modes", default=",".join(MODES))
-        elif name == "cost-pair":
-            c.add_argument("--scope", required=True)
-            c.add_argument("--modes", default=",".join(MODES))
-        else:
-            c.add_argument("--scope", required=True)
-            c.add_argument("--variant", required=True, choices=("nonprivate", *MODES))
+    c = sub.add_parser("cost")
+    c.add_argument("--model", default=None, help="model directory (default: the embedded backbone)")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--batch", type=int, default=32, help="logical batch size")
+    c.add_argument("--physical", type=int, default=16, help="physical batch size")
+    c.add_argument("--seq-len", type=int, default=64)
+    c.add_argument("--repeats", type=int, default=_record.MIN_REPEATS, help="timed rounds (every variant one step each)")
+    c.add_argument("--warmup", type=int, default=1, help="untimed steps of every variant before the timed rounds")
+    c.add_argument("--memory-steps", type=int, default=1, help="CPU memory: steps measured after the warm-up")
+    c.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    c.add_argument("--json", default=None, help="write the results here")
+    c.add_argument("--scopes", default=",".join(SCOPES))
+    c.add_argument("--modes", default=",".join(MODES))
+    _record.add_record_argument(c)
     u = sub.add_parser("utility")
     u.add_argument("--model", default=None)
     u.add_argument("--device", default="cpu")
@@ -435,9 +592,6 @@ def main(argv: list[str] | None = None) -> None:
                    "and optionally sigma, epsilon, clip, kind) to run instead of the grid")
     u.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    if args.cmd in ("cost-one", "cost-pair"):
-        print(json.dumps(cost_one(args) if args.cmd == "cost-one" else cost_pair(args)))
-        return
     out = cost(args) if args.cmd == "cost" else utility(args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str))

@@ -179,7 +179,7 @@ def test_fine_tune_learns_a_multi_label_set():
 
 
 @pytest.mark.filterwarnings("ignore:noise_multiplier=0")
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "bookkeeping"])
 def test_private_gradient_is_the_mean_of_per_example_bce_summed_over_labels(mode):
     """noise 0, lr 0, no clipping: the DP gradient is the batch mean of each example's summed BCE gradient."""
     from audit.training.private import fine_tune_private

@@ -16,6 +16,10 @@ records which parameters are shared. :func:`plan_clipping` then picks the method
   cannot be combined into the norm of their sum.
 * ``"hooks"`` (Opacus' per-example gradients for every layer; shared parameters are summed over
   their calls the same way).
+* ``"bookkeeping"`` (single-pass clipping, :mod:`.bookkeeping`: norms and the clipped gradient sum
+  both formed from the activations and output gradients of one backward pass). Covers Linear,
+  Embedding, LayerNorm, RMSNorm and GPT-2's Conv1D; shared parameters are exact (their calls are
+  joined before the norm); any other trainable layer is refused.
 * ``"per-example"``: when some trainable parameter is used where layer hooks cannot split its
   gradient per example (a layer called on a tensor without the batch dimension, such as DeBERTa's
   relative position embeddings, which are projected once and then broadcast to the batch; a
@@ -23,8 +27,10 @@ records which parameters are shared. :func:`plan_clipping` then picks the method
   word embeddings), each example of a physical batch gets its own forward and
   backward pass, its full gradient is clipped and added up. Exact for any model, slower.
 
-``"auto"`` (the default) is ghost clipping unless the probe calls for ``"per-example"``. An explicit
-``"ghost"`` or ``"hooks"`` that cannot be exact for the model is refused with the parameters named.
+``"auto"`` (the default) is ``"bookkeeping"`` when it covers every trainable layer (it is the fastest
+where it applies), else ghost clipping, unless the probe calls for ``"per-example"``. An explicit
+``"ghost"``, ``"hooks"`` or ``"bookkeeping"`` that cannot be exact for the model is refused with the
+parameters named.
 Trainable layers whose buffers a training forward pass changes (running statistics) are refused in
 every mode: their state would leak the training data.
 
@@ -41,8 +47,8 @@ from typing import Any
 
 from .dp_compat import DPCompatError
 
-#: ``auto`` picks one of the other three from the model (see :func:`plan_clipping`).
-GRAD_SAMPLE_MODES = ("auto", "ghost", "hooks", "per-example")
+#: ``auto`` picks one of the others from the model (see :func:`plan_clipping`).
+GRAD_SAMPLE_MODES = ("auto", "ghost", "hooks", "per-example", "bookkeeping")
 
 
 def _register_layer_norm_grad_sampler() -> None:
@@ -245,11 +251,11 @@ def plan_clipping(requested: str, use: ParameterUse, model: Any) -> ClippingPlan
         problems.append(f"layers called on inputs whose first dimension is not the batch ({use.batch_size}): "
                         + _names(shown) + "; their output is shared by every example, so layer hooks cannot split "
                         "their gradient per example")
-    if use.buffered:
+    if use.buffered and requested != "bookkeeping":  # there the layer types are checked (:func:`_bookkeeping_plan`)
         problems.append("trainable layers holding buffers, which Opacus' layer hooks do not support: " + _names(use.buffered))
     shared = dict(use.shared)
     if problems:
-        if requested in ("ghost", "hooks"):
+        if requested in ("ghost", "hooks", "bookkeeping"):
             raise DPCompatError(
                 "; ".join(problems) + f". grad_sample_mode={requested!r} cannot clip these gradients per example; use "
                 "grad_sample_mode='auto' or 'per-example' (one forward/backward pass per example), or freeze them with "
@@ -261,6 +267,10 @@ def plan_clipping(requested: str, use: ParameterUse, model: Any) -> ClippingPlan
     if requested == "hooks":
         reason = "requested" + ("; shared parameters: per-example gradients summed over their layer calls" if shared else "")
         return ClippingPlan("hooks", requested, reason, shared_parameters=shared)
+    if requested in ("bookkeeping", "auto"):
+        plan = _bookkeeping_plan(requested, model, shared)
+        if plan is not None:
+            return plan
     if not shared:
         return ClippingPlan("ghost", requested, "requested" if requested == "ghost" else "no shared parameters")
     owners, names = _owners(model)
@@ -270,6 +280,21 @@ def plan_clipping(requested: str, use: ParameterUse, model: Any) -> ClippingPlan
               "gradients are materialised and summed over the layer calls before the norm is taken; ghost norms "
               "elsewhere")
     return ClippingPlan("ghost", requested, reason, materialised_layers=layers, shared_parameters=shared)
+
+
+def _bookkeeping_plan(requested: str, model: Any, shared: dict[str, int]) -> ClippingPlan | None:
+    """Single-pass clipping when it covers every trainable layer; refused (explicit) or None (auto) otherwise."""
+    from . import bookkeeping
+
+    problems = bookkeeping.uncovered(model)
+    if problems:
+        if requested == "bookkeeping":
+            raise DPCompatError(bookkeeping.refusal(problems))
+        return None
+    reason = "requested" if requested == "bookkeeping" else "every trainable layer is covered by single-pass clipping"
+    if shared:
+        reason += "; shared parameters: their layer calls are joined before the norm is taken"
+    return ClippingPlan("bookkeeping", requested, reason, shared_parameters=shared)
 
 
 def _modules_by_name(model: Any, layer_names: list[str]) -> list[Any]:

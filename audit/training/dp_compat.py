@@ -181,7 +181,8 @@ def check_per_example_coverage(named_params: Iterable[tuple[str, Any]], grad_sam
     """After a backward pass: every trainable parameter has a per-example gradient (hooks) or norm (ghost).
 
     ``"per-example"`` mode differentiates each example's loss with respect to every trainable
-    parameter, so there is nothing to check.
+    parameter, and ``"bookkeeping"`` checks its own coverage in every backward pass, so there is
+    nothing to check for them.
 
     Raises :class:`DPCompatError` naming the parameters Opacus could not see (used outside their
     module's forward, e.g. a weight read directly by another module), which would otherwise make
@@ -189,7 +190,7 @@ def check_per_example_coverage(named_params: Iterable[tuple[str, Any]], grad_sam
     """
     import torch
 
-    if grad_sample_mode == "per-example":
+    if grad_sample_mode in ("per-example", "bookkeeping"):
         return
     missing, wrong = [], []
     for name, p in named_params:

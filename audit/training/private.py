@@ -10,7 +10,8 @@ example. The recipe is the one the accounting assumes:
 2. **Per-example clipping** of the gradient to L2 norm ``max_grad_norm`` (C) over all trainable
    parameters (``grad_sample_mode="hooks"`` materialises per-example gradients;
    ``"ghost"`` computes their norms from activations and backprops and clips with a second
-   backward pass, which needs much less memory; ``"per-example"`` runs each example alone;
+   backward pass, which needs much less memory; ``"bookkeeping"`` forms norms and clipped sum from
+   one backward pass, see :mod:`.bookkeeping`; ``"per-example"`` runs each example alone;
    ``"auto"`` chooses from how the model uses its parameters, see :mod:`.clipping`).
 3. **Gaussian noise** of standard deviation ``sigma * C`` added to the sum of clipped gradients,
    which is then divided by the expected batch size ``q * n``: the noise on the averaged
@@ -44,6 +45,7 @@ import numpy as np
 
 from .._util import atomic_directory, atomic_write_json, progress, set_seed
 from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_compatible
+from .bookkeeping import BookkeepingClipping
 from .clipping import (
     GRAD_SAMPLE_MODES,
     ClippingPlan,
@@ -538,6 +540,8 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
         hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm)
     elif grad_sample_mode == "per-example":
         hooks = forward = PerExampleClipping(forward_module, params, max_grad_norm)
+    elif grad_sample_mode == "bookkeeping":
+        hooks = BookkeepingClipping(model, params, max_grad_norm)
     else:
         hooks = prepare_module(forward_module, grad_sample_mode=grad_sample_mode, wrap_model=False, batch_first=True,
                                loss_reduction="mean")
@@ -578,8 +582,8 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
         noise_gen = secure_gen
     else:
         noise_gen = torch.Generator(device=torch.device(device)).manual_seed(seed * 7919 + 17)
-    # per-example mode hands the optimizer the sum of clipped gradients in p.grad, as ghost clipping does
-    optim_mode = "ghost" if grad_sample_mode == "per-example" else grad_sample_mode
+    # per-example and single-pass modes hand the optimizer the sum of clipped gradients in p.grad, as ghost clipping does
+    optim_mode = "ghost" if grad_sample_mode in ("per-example", "bookkeeping") else grad_sample_mode
     optim_class = get_optimizer_class(clipping="flat", distributed=ctx.distributed, grad_sample_mode=optim_mode)
     opt = optim_class(optimizer=base, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=batch_size / ctx.world_size if ctx.distributed else batch_size,
@@ -591,7 +595,7 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
     loss_fn = ClassificationLoss(reduction="mean")  # per-example loss summed over labels for multi-label rows
     if grad_sample_mode == "ghost":
         criterion = _lean_ghost_criterion(hooks, opt, loss_fn, sources)
-    elif grad_sample_mode == "per-example":
+    elif grad_sample_mode in ("per-example", "bookkeeping"):
         criterion = hooks.criterion(loss_fn)
     else:
         criterion = loss_fn
