@@ -19,6 +19,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
 
 
+def _precision_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="training precision: bf16 (bfloat16 autocast; weights, per-example norms, clipping and noise stay "
+                        "float32), fp32, or auto (default: bf16 on a CUDA GPU that supports it, fp32 otherwise)")
+
+
 def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--data", required=required, help="CSV, TSV, JSONL or Parquet file, or a saved Hugging Face dataset directory")
     p.add_argument("--text-column", default="text", help="column holding the text (default: text)")
@@ -110,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated canary kinds planted in turn for the leakage audit: classic (digit codes), email, "
                         "phone (fake personal data from reserved ranges); default: all three")
     p.add_argument("--no-pii-scan", action="store_true", help="skip the scan of the training texts for personal data")
+    _precision_arg(p)
     _explain_args(p)
     _gate_args(p)
     _common(p)
@@ -124,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="default 1e-4, or the private default with --dp")
     p.add_argument("--batch-size", type=int, default=None, help="default 32; with --dp the expected logical batch")
     p.add_argument("--no-report", action="store_true", help="only train and save the model")
+    _precision_arg(p)
     g = p.add_argument_group("differentially private training (DP-SGD)")
     g.add_argument("--dp", action="store_true", help="train with differential privacy; the model directory gets privacy_ledger.json")
     g.add_argument("--epsilon", type=float, default=None, help="target epsilon (give this or --noise-multiplier)")
@@ -131,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--delta", type=float, default=None, help="delta (default: below 1/n, at most 1e-5)")
     g.add_argument("--max-grad-norm", type=float, default=None, help="per-example clipping norm C")
     g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
-    g.add_argument("--max-physical-batch-size", type=int, default=None, help="largest batch held in memory at once")
+    g.add_argument("--grad-sample-mode", default=None, choices=("auto", "ghost", "hooks", "per-example"),
+                   help="how per-example gradients are clipped (default auto: ghost clipping unless the model needs "
+                        "per-example passes); bf16 precision needs hooks or per-example")
+    g.add_argument("--max-physical-batch-size", type=int, default=None,
+                   help="largest batch held in memory at once (default: measured to fit a CUDA GPU's free memory; 32 on a "
+                        "CPU); never changes the sampling or epsilon")
     g = p.add_argument_group("personal data")
     g.add_argument("--anonymise", action="store_true",
                    help="replace personal data in the training texts before training (recorded in training.json)")
@@ -319,7 +332,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = DemoConfig(n=args.n, seed=args.seed, epochs=args.epochs, max_length=args.max_length, audit=_audit_config(args),
                      private=not args.no_private, private_epsilon=args.epsilon, private_epochs=args.private_epochs,
                      privacy_audit=not args.no_privacy_audit, canary_kinds=args.canary_kinds,
-                     personal_data=not args.no_pii_scan)
+                     personal_data=not args.no_pii_scan, precision=args.precision)
     _say(args, f"demo: {args.n} generated reviews; fine-tuning the embedded backbone ({args.epochs} epoch(s))"
          + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g} ({args.private_epochs} epochs)")
          + ", then auditing")
@@ -373,10 +386,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         eps = record.ledger["epsilon"]
         _say(args, f"privacy: epsilon {eps:.3g} at delta {record.ledger['delta']:.1g} ({record.ledger['accountant']} accountant)")
     else:
-        if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable)):
-            raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm and --trainable need --dp")
+        if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable,
+                                       args.grad_sample_mode, args.max_physical_batch_size)):
+            raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm, --trainable, --grad-sample-mode and "
+                             "--max-physical-batch-size need --dp")
         record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
-                           max_length=args.max_length, seed=args.seed, show_progress=not args.quiet)
+                           max_length=args.max_length, seed=args.seed, show_progress=not args.quiet, precision=args.precision)
         if anonymisation:
             record.config["anonymisation"] = anonymisation
         save_checkpoint(bundle, out / "model", record)
@@ -529,10 +544,10 @@ def _train_private(args: argparse.Namespace, bundle: Any, train: Any, eval_data:
         raise ValueError("--dp needs exactly one of --epsilon and --noise-multiplier")
     given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "delta": args.delta,
              "max_grad_norm": args.max_grad_norm, "trainable": args.trainable,
-             "max_physical_batch_size": args.max_physical_batch_size}
+             "max_physical_batch_size": args.max_physical_batch_size, "grad_sample_mode": args.grad_sample_mode}
     return fine_tune_private(bundle, train, eval_data, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
                              max_length=args.max_length, seed=args.seed, out_dir=out, show_progress=not args.quiet,
-                             **{k: v for k, v in given.items() if v is not None})
+                             precision=args.precision, **{k: v for k, v in given.items() if v is not None})
 
 
 def vars_for_record(args: argparse.Namespace) -> dict[str, Any]:

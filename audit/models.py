@@ -109,47 +109,63 @@ class ModelBundle:
         )
 
     def token_lengths(self, texts: Sequence[str], max_length: int | None = None) -> list[int]:
+        return [len(ids) for ids in self.encode(texts, max_length)["input_ids"]]
+
+    def encode(self, texts: Sequence[str], max_length: int | None = None, **kwargs: Any) -> Any:
+        """Token ids (and attention mask, token types) of every text, unpadded, in one tokenizer call.
+
+        Tokenize once, then cut the result into padded batches with :meth:`pad` (the model's inputs equal
+        :meth:`tokenize` of the batch's texts)."""
         limit = min(max_length or self.max_length, self.max_length)
-        enc = self.tokenizer(list(texts), truncation=True, max_length=limit)
-        return [len(ids) for ids in enc["input_ids"]]
+        return self.tokenizer(list(texts), truncation=True, max_length=limit, **kwargs)
+
+    def pad(self, encoded: Any, idx: Sequence[int]) -> dict[str, Any]:
+        """Rows ``idx`` of :meth:`encode`'s output padded to their longest, on the tokenizer's padding
+        side, as tensors (on the CPU): what :meth:`tokenize` returns for those texts."""
+        return pad_encoded(self.tokenizer, encoded, idx)
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
         """Logits for every text, batched by similar length; shape (n, num_labels).
 
         Each row equals the text run on its own, whichever side the tokenizer pads (see
         :func:`audit._forward.classifier_logits`); a text that tokenizes to nothing is read as
-        :func:`audit._forward.empty_input_ids`.
+        :func:`audit._forward.empty_input_ids`. The texts are tokenized once, up front; ``batch_size``
+        texts (and :data:`audit._util.CPU_BATCH_TOKENS` padded tokens) per batch on a CPU, batches
+        sized to the free memory on a GPU (:func:`audit._device.batch_limits`), whose results are
+        copied to the host once.
         """
+        from ._device import HostRows, batch_limits
+
         texts = list(texts)
-        out = np.zeros((len(texts), self.num_labels), dtype=np.float64)
         if not texts:
-            return out
-        lengths = self.token_lengths(texts, max_length)
+            return np.zeros((0, self.num_labels), dtype=np.float64)
+        encoded = self.encode(texts, max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
         empty = [i for i, n in enumerate(lengths) if n == 0]
         keep = [i for i, n in enumerate(lengths) if n > 0]
         was_training = self.model.training
         self.model.eval()
-        budget = batch_size * 128 if str(self.device).startswith("cuda") else CPU_BATCH_TOKENS
-        batches = [[keep[j] for j in b] for b in length_batches([lengths[i] for i in keep], batch_size, max_tokens=budget)]
+        limits = batch_limits(self, batch_size, CPU_BATCH_TOKENS, max_length=max_length)
+        batches = [[keep[j] for j in b] for b in length_batches([lengths[i] for i in keep], limits.rows, max_tokens=limits.tokens)]
+        rows = HostRows((len(texts), self.num_labels), self.device)
 
-        def run(item: tuple[list[int], Any]) -> None:
-            idx, enc = item
-            out[idx] = classifier_logits(self.model, **enc.to(self.device)).double().cpu().numpy()
+        def run(idx: list[int]) -> None:
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in self.pad(encoded, idx).items()}
+            rows.add(idx, classifier_logits(self.model, **batch))
 
         try:
             with first_position_readout(self.model):
-                for start in range(0, len(batches), 64):  # tokenized here, on one thread, 64 batches at a time
-                    chunk = [(idx, self.tokenize([texts[i] for i in idx], max_length)) for idx in batches[start : start + 64]]
-                    run_inference_batches(run, chunk, self.device, self.model)
+                run_inference_batches(run, batches, self.device, self.model)
                 if empty:
                     import torch
 
                     ids = torch.tensor([empty_input_ids(self.tokenizer)], device=self.device)
                     with torch.inference_mode():
-                        out[empty] = classifier_logits(self.model, ids, torch.ones_like(ids)).double().cpu().numpy()
+                        logits = classifier_logits(self.model, ids, torch.ones_like(ids))
+                    rows.add(empty, logits.expand(len(empty), -1))
         finally:
             self.model.train(was_training)
-        return out
+        return rows.result()
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
         """Class probabilities, shape (n, num_labels): the softmax of the logits, or for a multi-label
@@ -169,6 +185,36 @@ class ModelBundle:
             self.model.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
         return Path(path)
+
+
+#: Value of each padded position, per tokenizer output (the pad id comes from the tokenizer).
+_PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
+
+
+def pad_encoded(tokenizer: Any, encoded: Any, idx: Sequence[int]) -> dict[str, Any]:
+    """Rows ``idx`` of an unpadded tokenizer output padded to their longest on ``tokenizer.padding_side``,
+    as int64 tensors: ids with the pad id (0 when there is none; those positions are masked), the
+    attention mask with 0, token types with the tokenizer's pad type id."""
+    import torch
+
+    idx = list(idx)
+    n = max((len(encoded["input_ids"][i]) for i in idx), default=0)
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    values = {"input_ids": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+              "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0) or 0, **_PAD_VALUES}
+    out = {}
+    for key, rows in encoded.items():
+        if key not in values:
+            continue
+        arr = np.full((len(idx), n), values[key], dtype=np.int64)
+        for r, i in enumerate(idx):
+            row = rows[i]
+            if left:
+                arr[r, n - len(row):] = row
+            else:
+                arr[r, : len(row)] = row
+        out[key] = torch.from_numpy(arr)
+    return out
 
 
 def weights_sha256(model: Any) -> str:

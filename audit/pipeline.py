@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._util import library_versions, platform_string, set_seed
-from .results import AuditResult, Check
+from .results import AuditResult, Check, wall_time
 from .thresholds import analysis_options
 
 log = logging.getLogger("audit")
@@ -402,7 +402,7 @@ def run_audit(
         "timings": timings,
     }
     timings["audit"] = time.perf_counter() - start
-    run["wall_time_s"] = float(sum(timings.get(k, 0.0) for k in ("data", "load", "train", "train_private", "audit")))
+    run["wall_time_s"] = wall_time(timings)
     result = AuditResult(run=run, data=data, models=sections, checks=checks, limitations=_limitations(sections, data))
     result.regulatory_map = _regulatory_map(result)
     return result
@@ -428,13 +428,20 @@ def _regulatory_map(result: AuditResult) -> dict[str, Any]:
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``results.json`` and ``report.html`` into ``out_dir``, each atomically."""
-    from reports import write_report
+    """Write ``results.json`` and ``report.html`` into ``out_dir``, each atomically.
+
+    The report is rendered first; the seconds that took are stored as the ``render`` stage of
+    ``run.timings`` in results.json (the report itself shows the stages before it)."""
+    from reports import render
+    from reports._io import write_text_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    html = render(result.to_dict())
+    result.record_stage("render", time.perf_counter() - t0)
     json_path = result.save(out_dir / "results.json")
-    html_path = write_report(result.to_dict(), out_dir / "report.html")
+    html_path = write_text_atomic(html, out_dir / "report.html")
     return json_path, html_path
 
 
@@ -474,6 +481,7 @@ class DemoConfig:
     canary_repetitions: tuple[int, ...] = (1, 16)  # per kind: one canary seen once, one seen 16 times
     privacy_options: dict[str, Any] = field(default_factory=dict)
     personal_data: bool = True  # scan the training texts for personal data (the names in the reviews)
+    precision: str = "auto"  # training precision of both models (audit.training.precision)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -518,7 +526,8 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     record = fine_tune(bundle, train, eval_data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                       max_length=config.max_length, seed=config.seed, show_progress=config.audit.show_progress)
+                       max_length=config.max_length, seed=config.seed, show_progress=config.audit.show_progress,
+                       precision=config.precision)
     save_checkpoint(bundle, out_dir / "models" / "baseline", record)
     record.checkpoint = "models/baseline"
     models: dict[str, Any] = {"baseline": bundle}
@@ -531,7 +540,7 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
         t0 = time.perf_counter()
         private = load_model(model_source, num_labels=train.num_labels, device=device, label_names=train.label_names,
                              seed=config.seed)
-        options = {"max_length": config.max_length, **config.private_options}
+        options = {"max_length": config.max_length, "precision": config.precision, **config.private_options}
         if config.private_epochs is not None:
             options.setdefault("epochs", config.private_epochs)
         private_record = fine_tune_private(private, train, eval_data, target_epsilon=config.private_epsilon,
@@ -548,6 +557,6 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, *, device: s
     if config.personal_data:
         t0 = time.perf_counter()
         add_personal_data(result, train)
-        result.run.setdefault("timings", {})["personal_data"] = time.perf_counter() - t0
+        result.record_stage("personal_data", time.perf_counter() - t0)
     write_outputs(result, out_dir)
     return result

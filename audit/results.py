@@ -12,6 +12,10 @@ from ._util import atomic_write_json
 
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "warn", "fail", "error")
+#: Stages of ``run.timings`` that follow one another; their seconds add up to ``run.wall_time_s``.
+#: Every other key of ``run.timings`` is a part of ``"audit"`` (``evaluate``, ``explain``, one key per
+#: analysis, each prefixed ``"<model>."`` when several models are audited).
+SEQUENTIAL_STAGES = ("data", "load", "train", "train_private", "audit", "personal_data", "render")
 
 
 @dataclass
@@ -58,6 +62,12 @@ class AuditResult:
             | ({"regulatory_map": self.regulatory_map} if self.regulatory_map else {})
         )
 
+    def record_stage(self, stage: str, seconds: float) -> None:
+        """Store the seconds a stage took in ``run.timings`` and bring ``run.wall_time_s`` up to date."""
+        timings = self.run.setdefault("timings", {})
+        timings[stage] = float(seconds)
+        self.run["wall_time_s"] = wall_time(timings)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AuditResult":
         version = d.get("schema_version")
@@ -65,6 +75,7 @@ class AuditResult:
             raise ValueError("not an audit result: schema_version is missing")
         if int(version) > SCHEMA_VERSION:
             raise ValueError(f"results schema_version {version} is newer than this library supports ({SCHEMA_VERSION}); upgrade the library")
+        check_timings(d.get("run", {}).get("timings"))
         return cls(
             run=d.get("run", {}), data=d.get("data", {}), models=d.get("models", {}),
             checks=[Check(**c) for c in d.get("checks", [])], limitations=list(d.get("limitations", [])),
@@ -90,6 +101,24 @@ class AuditResult:
         """The worst status among the checks ('pass' when there are none)."""
         order = {s: i for i, s in enumerate(("pass", "warn", "fail", "error"))}
         return max((c.status for c in self.checks), key=order.__getitem__, default="pass")
+
+
+def wall_time(timings: dict[str, Any]) -> float:
+    """The seconds of the sequential stages of ``run.timings`` (:data:`SEQUENTIAL_STAGES`) added up."""
+    return float(sum(float(timings[k]) for k in SEQUENTIAL_STAGES if isinstance(timings.get(k), (int, float))))
+
+
+def check_timings(timings: Any) -> None:
+    """``run.timings`` must map stage names to seconds (numbers >= 0, or null); raise ValueError naming the stage."""
+    if timings is None:
+        return
+    if not isinstance(timings, dict):
+        raise ValueError(f"run.timings must be an object of stage: seconds, got {type(timings).__name__}")
+    for stage, seconds in timings.items():
+        if seconds is None:
+            continue
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"run.timings[{stage!r}] must be a number of seconds >= 0, got {seconds!r}")
 
 
 def _clean(obj: Any) -> Any:

@@ -27,6 +27,7 @@ from ._format import (
     shorten,
     to_json,
 )
+from ._view_timings import stage_rows
 
 MAX_EXAMPLES = 12
 MAX_TOKENS = 512
@@ -132,7 +133,7 @@ def _run(run: dict[str, Any]) -> dict[str, Any]:
         "rows": [r for r in rows if r["value"] is not None],
         "created": as_text(run.get("created")),
         "versions": _kv_table(run.get("versions")),
-        "timings": _kv_table(run.get("timings"), fmt_seconds),
+        "timings": stage_rows(run),
         "config": tree(config) if isinstance(config, Mapping) and config else None,
     }
 

@@ -55,6 +55,14 @@ def test_run_with_matching_labels(tiny_dirs, tmp_path, capsys):
     rc = main(["render", str(out / "results.json"), "--out", str(tmp_path / "again.html"), "--quiet"])
     assert rc == 0
     assert (tmp_path / "again.html").read_text().startswith("<!DOCTYPE html>")
+    # where the time went: every stage, each analysis, the rendering; the sequential ones add up to the wall time
+    timings = d["run"]["timings"]
+    assert {"load", "data", "evaluate", "explain", "faithfulness", "robustness", "audit", "render"} <= set(timings)
+    assert all(v >= 0 for v in timings.values()) and timings["render"] > 0
+    assert timings["audit"] >= timings["evaluate"] + timings["faithfulness"] + timings["robustness"]
+    assert d["run"]["wall_time_s"] == pytest.approx(timings["load"] + timings["data"] + timings["audit"] + timings["render"])
+    again = (tmp_path / "again.html").read_text()
+    assert "Where the time went" in again and "Report rendering" in again and "robustness probe" in again
 
 
 def test_bad_input_is_one_line_error(tiny_dirs, csv_file, tmp_path, capsys):
@@ -118,6 +126,21 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"),
                "--epsilon", "8", "--quiet"])
     assert rc == 2 and "--dp" in capsys.readouterr().err  # privacy options without --dp are refused
+
+
+def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, capsys):
+    out = tmp_path / "bf16"
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--dp", "--epsilon", "8",
+               "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "hooks", "--no-report", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    ledger = json.loads((out / "model" / "privacy_ledger.json").read_text())
+    training = json.loads((out / "model" / "training.json").read_text())
+    assert ledger["precision"] == "bf16" and training["config"]["precision"] == "bf16"
+    assert ledger["grad_sample_mode"] == "hooks"
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"), "--dp",
+               "--epsilon", "8", "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "ghost", "--no-report",
+               "--quiet"])
+    assert rc == 2 and "precision='bf16' is refused" in capsys.readouterr().err
 
 
 def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from audit.results import SCHEMA_VERSION, AuditResult, Check
+from audit.results import SCHEMA_VERSION, AuditResult, Check, wall_time
 
 
 def test_roundtrip_and_strict_json(tmp_path):
@@ -46,3 +46,23 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         r.save(path)
     assert path.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_stage_seconds_are_recorded_checked_and_read_back(tmp_path):
+    """run.timings: stage -> seconds; the sequential stages add up to wall_time_s; both loaders accept it."""
+    from reports import load_results
+
+    timings = {"data": 0.5, "load": 1.0, "train": 4.0, "train_private": 8.0, "baseline.evaluate": 0.2,
+               "baseline.robustness": 3.0, "private.evaluate": 0.2, "audit": 3.5}
+    r = AuditResult(run={"timings": dict(timings), "wall_time_s": wall_time(timings)}, data={})
+    assert r.run["wall_time_s"] == 17.0  # the parts of the audit are not counted twice
+    r.record_stage("personal_data", 0.25)
+    r.record_stage("render", 0.75)
+    assert r.run["wall_time_s"] == 18.0 and list(r.run["timings"])[-1] == "render"
+    path = r.save(tmp_path / "results.json")
+    assert AuditResult.load(path).run["timings"] == r.run["timings"]
+    assert load_results(path)["run"]["timings"]["render"] == 0.75
+    for bad in ({"render": -1.0}, {"render": "fast"}, ["render"]):
+        path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run": {"timings": bad}}))
+        with pytest.raises(ValueError, match="run.timings"):
+            AuditResult.load(path)

@@ -176,20 +176,25 @@ def encode_texts(bundle: Any, texts: Sequence[str], max_length: int | None = Non
     return out
 
 
-def pad_batch(bundle: Any, items: Sequence[Encoded]) -> tuple[Any, Any]:
-    """Right-pad a group of encoded texts to the longest among them; returns (input_ids, attention_mask)."""
+def pad_batch(bundle: Any, items: Sequence[Encoded], special: bool = False) -> tuple[Any, ...]:
+    """Right-pad a group of encoded texts to the longest among them; returns (input_ids, attention_mask),
+    and with ``special`` also a boolean mask of special tokens and padding. Built on the host and
+    moved to the device once per tensor."""
     import torch
 
     pad_id = bundle.tokenizer.pad_token_id
     if pad_id is None:
         pad_id = 0
     n = max(len(e) for e in items)
-    ids = torch.full((len(items), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(items), n), dtype=torch.long)
+    ids = np.full((len(items), n), pad_id, dtype=np.int64)
+    mask = np.zeros((len(items), n), dtype=np.int64)
+    kept = np.ones((len(items), n), dtype=bool)  # special tokens and padding
     for r, e in enumerate(items):
-        ids[r, : len(e)] = torch.tensor(e.input_ids, dtype=torch.long)
+        ids[r, : len(e)] = e.input_ids
         mask[r, : len(e)] = 1
-    return ids.to(bundle.device), mask.to(bundle.device)
+        kept[r, : len(e)] = e.special
+    out = (torch.from_numpy(ids).to(bundle.device), torch.from_numpy(mask).to(bundle.device))
+    return (*out, torch.from_numpy(kept).to(bundle.device)) if special else out
 
 
 def resolve_targets(targets: Sequence[int] | int | str | None, n: int, predicted: Sequence[int]) -> list[int]:
@@ -278,6 +283,7 @@ def score_sequences(
     """
     import torch
 
+    from .._device import HostRows, batch_limits
     from .._util import CPU_BATCH_TOKENS, length_batches, progress, run_inference_batches
 
     check_output(output)
@@ -298,14 +304,14 @@ def score_sequences(
             seqs.append(key[1:])
             tgts.append(int(t))
         where[i] = j
-    cuda = str(bundle.device).startswith("cuda")
-    batch_size = batch_size or (256 if cuda else 128)
-    max_tokens = max_tokens or (131_072 if cuda else CPU_BATCH_TOKENS)
     if any(len(s) == 0 for s in seqs):  # everything removed: the model reads what it reads for an empty text
         empty = tuple(empty_input_ids(bundle.tokenizer))
         seqs = [s if len(s) else empty for s in seqs]
     lengths = [len(s) for s in seqs]
-    values = np.zeros(len(seqs), dtype=np.float64)
+    limits = batch_limits(bundle, 128, CPU_BATCH_TOKENS, max_length=max(lengths))
+    batch_size = batch_size or limits.rows
+    max_tokens = max_tokens or limits.tokens
+    values = HostRows((len(seqs),), bundle.device)
     pad_id = bundle.tokenizer.pad_token_id if bundle.tokenizer.pad_token_id is not None else 0
     model = bundle.model
     was_training = model.training
@@ -322,7 +328,7 @@ def score_sequences(
         logits = classifier_logits(model, ids.to(bundle.device), mask.to(bundle.device)).double()
         scores = torch.softmax(logits, -1) if output == "probability" else logits
         t = torch.tensor([tgts[i] for i in idx], device=scores.device)
-        values[idx] = scores.gather(1, t[:, None])[:, 0].double().cpu().numpy()
+        values.add(idx, scores.gather(1, t[:, None])[:, 0])
         bar.update(len(idx))
 
     try:
@@ -332,31 +338,35 @@ def score_sequences(
     finally:
         bar.close()
         model.train(was_training)
-    out[:] = values[where]
+    out[:] = values.result()[where]
     return out
 
 
 def predicted_classes(bundle: Any, encs: Sequence[Encoded]) -> tuple[np.ndarray, np.ndarray]:
     """(logits, probabilities) of each encoded text, as float64 arrays of shape (n, num_labels)."""
+    from .._device import HostRows, batch_limits
     from .._util import CPU_BATCH_TOKENS, length_batches, run_inference_batches
 
-    n_labels = bundle.num_labels
-    logits = np.zeros((len(encs), n_labels), dtype=np.float64)
+    rows = HostRows((len(encs), bundle.num_labels), bundle.device)
+    if not encs:
+        return rows.out, rows.out.copy()
     model = bundle.model
     was_training = model.training
     model.eval()
-    budget = 8192 if str(bundle.device).startswith("cuda") else CPU_BATCH_TOKENS
+    lengths = [len(e) for e in encs]
+    limits = batch_limits(bundle, 64, CPU_BATCH_TOKENS, max_length=max(lengths))
 
     def run(idx: list[int]) -> None:
         ids, mask = pad_batch(bundle, [encs[i] for i in idx])
-        logits[idx] = classifier_logits(model, ids, mask).double().cpu().numpy()
+        rows.add(idx, classifier_logits(model, ids, mask))
 
     try:
         with first_position_readout(model):
-            run_inference_batches(run, length_batches([len(e) for e in encs], 64, max_tokens=budget, max_waste=0.2),
+            run_inference_batches(run, length_batches(lengths, limits.rows, max_tokens=limits.tokens, max_waste=0.2),
                                   bundle.device, model)
     finally:
         model.train(was_training)
+    logits = rows.result()
     z = logits - logits.max(1, keepdims=True)
     p = np.exp(z)
     return logits, p / p.sum(1, keepdims=True)

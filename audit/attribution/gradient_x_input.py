@@ -45,9 +45,11 @@ class GradientXInput:
 
         texts = list(texts)
         encs = encode_texts(bundle, texts, self.max_length)
+        from .._device import batch_limits
+
         cuda = str(bundle.device).startswith("cuda")
-        budget = self.max_tokens or (262_144 if cuda else 4_096)
-        groups = length_batches([len(e) for e in encs], max_batch=256 if cuda else 32, max_tokens=budget,
+        limits = batch_limits(bundle, 32, 4_096, kind="gradient", max_length=max((len(e) for e in encs), default=1))
+        groups = length_batches([len(e) for e in encs], max_batch=limits.rows, max_tokens=self.max_tokens or limits.tokens,
                                 max_waste=0.25 if cuda else 0.1)
         per_text = isinstance(targets, (list, tuple, np.ndarray))
         if per_text and len(targets) != len(texts):

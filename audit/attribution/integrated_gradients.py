@@ -193,8 +193,9 @@ class IntegratedGradients:
         if self.method in ("clenshaw_curtis", "adaptive_simpson"):
             return self._explain_nested(bundle, encs, targets)
         cuda = str(bundle.device).startswith("cuda")
-        budget = self.max_tokens or (262_144 if cuda else 8_192)  # tokens per forward pass
-        groups = length_batches([len(e) for e in encs], max_batch=64 if cuda else 16,
+        limits = _limits(bundle, encs, 16)
+        budget = self.max_tokens or limits.tokens  # tokens per forward pass
+        groups = length_batches([len(e) for e in encs], max_batch=limits.rows,
                                 max_tokens=max(budget // self.n_steps, 1), max_waste=0.25 if cuda else 0.1)
         results: list[Attribution | None] = [None] * len(texts)
         forward = self._forward(bundle)
@@ -206,11 +207,7 @@ class IntegratedGradients:
         try:
             for idx in groups:
                 items = [encs[i] for i in idx]
-                ids, mask = pad_batch(bundle, items)
-                special = torch.zeros_like(ids, dtype=torch.bool)
-                for r, e in enumerate(items):
-                    special[r, : len(e)] = torch.tensor(e.special)
-                special |= mask == 0  # padding stays padding in the baseline
+                ids, mask, special = pad_batch(bundle, items, special=True)  # padding stays padding in the baseline
                 with torch.no_grad():
                     inputs = model.get_input_embeddings()(ids)
                     base = self.baseline_embeddings(bundle, ids, special, mask)
@@ -228,12 +225,13 @@ class IntegratedGradients:
                 token_scores = attr.sum(-1).detach().double().cpu().numpy()
                 probs = torch.softmax(out_x, -1).detach().cpu().numpy() if self.output == "logit" \
                     else out_x.detach().cpu().numpy()
+                t_idx = torch.tensor(tgt, device=out_x.device)[:, None]
+                f_xs, f_bs, deltas = (t.detach().double().cpu().numpy() for t in
+                                      (out_x.gather(1, t_idx)[:, 0], out_b.gather(1, t_idx)[:, 0], delta))
                 for r, i in enumerate(idx):
                     e = items[r]
                     ts = token_scores[r, : len(e)]
-                    f_x = float(out_x[r, tgt[r]])
-                    f_b = float(out_b[r, tgt[r]])
-                    d = float(delta[r])
+                    f_x, f_b, d = float(f_xs[r]), float(f_bs[r]), float(deltas[r])
                     diff = abs(f_x - f_b)
                     rel = abs(d) / diff if diff > 0 else (0.0 if abs(d) == 0 else float("inf"))
                     results[i] = Attribution(
@@ -262,10 +260,11 @@ class IntegratedGradients:
                      else _FixedRule(*clenshaw_curtis(self.n_steps - 1))) for _ in encs]
         first_nodes = len(planners[0].needed()) if planners else 1
         cuda = str(bundle.device).startswith("cuda")
-        budget = self.max_tokens or (262_144 if cuda else 8_192)  # padded tokens per forward pass
+        limits = _limits(bundle, encs, 64)
+        budget = self.max_tokens or limits.tokens  # padded tokens per forward pass
         # Many texts per group, so that the later refinement rounds (a few new nodes per text) still
         # fill a pass; the first round is split into passes of at most ``budget`` tokens anyway.
-        groups = length_batches([len(e) for e in encs], max_batch=256 if cuda else 64,
+        groups = length_batches([len(e) for e in encs], max_batch=limits.rows,
                                 max_tokens=max(budget * 4 // first_nodes, 1), max_waste=0.25 if cuda else 0.1)
         per_text = isinstance(targets, (list, tuple, np.ndarray))
         forward = self._forward(bundle)
@@ -279,11 +278,7 @@ class IntegratedGradients:
             for idx in groups:
                 items = [encs[i] for i in idx]
                 plans = [planners[i] for i in idx]
-                ids, mask = pad_batch(bundle, items)
-                special = torch.zeros_like(ids, dtype=torch.bool)
-                for r, e in enumerate(items):
-                    special[r, : len(e)] = torch.tensor(e.special)
-                special |= mask == 0
+                ids, mask, special = pad_batch(bundle, items, special=True)
                 with torch.no_grad():
                     inputs = emb_layer(ids)
                     base = self.baseline_embeddings(bundle, ids, special, mask)
@@ -311,8 +306,9 @@ class IntegratedGradients:
                         out = forward(point, mask[r_idx], ids[r_idx])
                         chosen = out.gather(1, t_idx[r_idx][:, None])[:, 0]
                         (grad,) = torch.autograd.grad(chosen.sum(), point)
-                        contrib = (grad * diff[r_idx]).sum(-1).detach().double().cpu().numpy()
-                        values = chosen.detach().double().cpu().numpy()
+                        both = torch.cat([(grad * diff[r_idx]).sum(-1), chosen.detach()[:, None]], 1)
+                        both = both.detach().double().cpu().numpy()  # one transfer per pass
+                        contrib, values = both[:, :-1], both[:, -1]
                         for (r, key, _), c, v in zip(chunk, contrib, values):
                             plans[r].record(key, c, float(v))
                     active = [r for r in active if not plans[r].advance()]
@@ -340,6 +336,14 @@ class IntegratedGradients:
             bar.close()
             model.train(was_training)
         return results  # type: ignore[return-value]
+
+
+def _limits(bundle: Any, encs: Sequence[Encoded], cpu_rows: int) -> Any:
+    """Texts and padded tokens per gradient pass: ``cpu_rows`` texts and 8,192 tokens on a CPU, sized to
+    the free memory on a GPU (:func:`audit._device.batch_limits`)."""
+    from .._device import batch_limits
+
+    return batch_limits(bundle, cpu_rows, 8_192, kind="gradient", max_length=max((len(e) for e in encs), default=1))
 
 
 _SINGULAR: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()

@@ -29,10 +29,11 @@ from .stats import DEFAULT_FPRS, AttackMetrics, attack_metrics
 def predict_logits(bundle: Any, texts: Sequence[str], *, batch_size: int = 64, max_length: int | None = None,
                    show_progress: bool = False, desc: str = "scoring") -> np.ndarray:
     """Logits for every text, in chunks so long runs show progress; shape (n, num_labels)."""
-    from .._util import progress
+    from .._device import batch_limits
+    from .._util import CPU_BATCH_TOKENS, progress
 
     texts = list(texts)
-    chunk = max(batch_size * 8, 256)
+    chunk = max(batch_limits(bundle, batch_size, CPU_BATCH_TOKENS, max_length=max_length).rows * 8, 256)
     out = np.zeros((len(texts), bundle.num_labels), dtype=np.float64)
     starts = range(0, len(texts), chunk)
     bar = progress(starts, desc=desc, enabled=show_progress and len(texts) > chunk, unit="chunk")

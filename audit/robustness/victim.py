@@ -82,27 +82,32 @@ def word_saliency(bundle: Any, texts: Sequence[str], labels: Sequence[int], *, m
     behind left or right padding; the gradient is taken at the output of the input-embedding
     layer. Tokens are mapped to words by their character offsets only.
     """
+    from .._device import batch_limits
+
     texts = list(texts)
     if not texts:
         return []
     out: list[np.ndarray] = [np.zeros(0)] * len(texts)
-    lengths = bundle.token_lengths(texts, max_length)
+    encoded = bundle.encode(texts, max_length, return_offsets_mapping=True, return_special_tokens_mask=True)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    limits = batch_limits(bundle, batch_size, batch_size * 128, kind="gradient", max_length=max(lengths))
+    left = getattr(bundle.tokenizer, "padding_side", "right") == "left"
     model = bundle.model
     was_training = model.training
     model.eval()
     try:
-        for idx in length_batches(lengths, batch_size, max_tokens=batch_size * 128):
-            batch = [texts[i] for i in idx]
-            enc = bundle.tokenize(batch, max_length, return_offsets_mapping=True, return_special_tokens_mask=True)
-            offsets = enc.pop("offset_mapping").tolist()
-            special = enc.pop("special_tokens_mask").tolist()
+        for idx in length_batches(lengths, limits.rows, max_tokens=limits.tokens):
+            enc = bundle.pad(encoded, idx)
+            enc.pop("special_tokens_mask", None)
             grads = _embedding_gradients(bundle, enc, [int(labels[i]) for i in idx])
             for r, i in enumerate(idx):
+                shift = grads.shape[1] - lengths[i] if left else 0  # where the text's tokens sit in the padded row
                 spans = word_spans(texts[i])
                 scores = np.full(len(spans), np.nan)
-                for w, toks in enumerate(word_tokens(offsets[r], special[r], spans)):
+                tokens = word_tokens(encoded["offset_mapping"][i], encoded["special_tokens_mask"][i], spans)
+                for w, toks in enumerate(tokens):
                     if toks:
-                        scores[w] = float(grads[r, toks].max())
+                        scores[w] = float(grads[r, [t + shift for t in toks]].max())
                 out[i] = scores
     finally:
         model.train(was_training)
@@ -125,7 +130,7 @@ def _embedding_gradients(bundle: Any, enc: Any, labels: Sequence[int]) -> np.nda
     handle = model.get_input_embeddings().register_forward_hook(hook)
     try:
         with torch.enable_grad():
-            logits = model(**enc.to(bundle.device)).logits
+            logits = model(**{k: v.to(bundle.device) for k, v in enc.items()}).logits
             if len(captured) != 1:
                 raise RuntimeError(f"{type(model).__name__}: its input-embedding layer ran {len(captured)} times in one "
                                    "forward pass; word saliency needs it to run once")

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", default=DEFAULTS["trainable"], help="all, all-but-word-embeddings, top-<k>, lora, lora-<r>")
     p.add_argument("--grad-sample-mode", default=DEFAULTS["grad_sample_mode"], choices=GRAD_SAMPLE_MODES)
     p.add_argument("--accountant", default=DEFAULTS["accountant"])
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="bf16 autocast with float32 weights, norms, clipping and noise; auto: bf16 on a CUDA GPU that supports it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--backend", default=None, help="process-group backend under torchrun (default: nccl on GPUs, gloo on CPU)")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs, batch_size=args.batch_size, max_physical_batch_size=args.physical_batch_size, lr=args.lr,
             max_grad_norm=args.max_grad_norm, max_length=args.max_length, trainable=args.scope,
             grad_sample_mode=args.grad_sample_mode, accountant=args.accountant, seed=args.seed, out_dir=args.out,
-            show_progress=not args.no_progress,
+            show_progress=not args.no_progress, precision=args.precision,
         )
         hashes = ddp.all_gather_objects(bundle.sha256)
         if ctx.is_main:

@@ -254,6 +254,9 @@ class PrivacyLedger:
     target_epsilon: float | None = None
     #: how per-example gradients were obtained: mode, requested mode, reason, shared parameters (clipping.ClippingPlan)
     per_example_gradients: dict[str, Any] = field(default_factory=dict)
+    #: numeric precision of training: "fp32", or "bf16" (bfloat16 autocast; weights, per-example norms,
+    #: clipping and noise in float32; see audit.training.precision)
+    precision: str = "fp32"
     epsilon_per_epoch: list[float] = field(default_factory=list)
     sampling: str = "poisson"
     clipping: str = "flat"

@@ -45,6 +45,7 @@ import numpy as np
 
 from .._util import atomic_directory, atomic_write_json, progress, set_seed
 from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_compatible
+from .batching import choose_physical_batch, probe_step
 from .bookkeeping import BookkeepingClipping
 from .clipping import (
     GRAD_SAMPLE_MODES,
@@ -78,6 +79,7 @@ from .ledger import (
     ledger_versions,
     now_iso,
 )
+from .precision import Float32Capture, PrecisionChoice, autocasting, for_private_training, resolve_precision
 from .scopes import TrainableScope, resolve_scope, trainable_names
 
 __all__ = ["DEFAULTS", "DPStepInfo", "PrivateTrainingRecord", "fine_tune_private", "load_ledger"]
@@ -174,6 +176,8 @@ def _check_args(n: int, target_epsilon: Any, noise_multiplier: Any, epochs: int,
                                          or not math.isfinite(noise_multiplier) or noise_multiplier < 0):
         raise PrivacyConfigError(f"noise_multiplier must be a number >= 0, got {noise_multiplier!r}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_physical_batch_size", max_physical_batch_size)):
+        if name == "max_physical_batch_size" and v is None:  # chosen from the device's memory
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     if batch_size > n:
@@ -246,7 +250,7 @@ def fine_tune_private(
     max_grad_norm: float = DEFAULTS["max_grad_norm"],
     epochs: int = DEFAULTS["epochs"],
     batch_size: int = DEFAULTS["batch_size"],
-    max_physical_batch_size: int = DEFAULTS["max_physical_batch_size"],
+    max_physical_batch_size: int | None = None,
     accountant: str = DEFAULTS["accountant"],
     trainable: str | TrainableScope = DEFAULTS["trainable"],
     grad_sample_mode: str = DEFAULTS["grad_sample_mode"],
@@ -261,6 +265,7 @@ def fine_tune_private(
     out_dir: str | Path | None = None,
     show_progress: bool = True,
     step_callback: Callable[[DPStepInfo], None] | None = None,
+    precision: str = "auto",
 ) -> PrivateTrainingRecord:
     """Fine-tune ``bundle.model`` in place with DP-SGD; return the record with its privacy ledger.
 
@@ -268,7 +273,11 @@ def fine_tune_private(
     after ``epochs`` epochs is at most this) or ``noise_multiplier``. ``delta`` defaults to
     :func:`~audit.training.ledger.default_delta` (``min(1e-5, 1/(10 n))``, one significant digit)
     and must be below ``1/n``. ``batch_size`` is the *expected logical* batch size
-    (``q = batch_size / n``); ``max_physical_batch_size`` bounds memory. ``trainable`` is a scope
+    (``q = batch_size / n``); ``max_physical_batch_size`` bounds memory (None: chosen from the free
+    memory of a CUDA device by :mod:`.batching`, ``DEFAULTS["max_physical_batch_size"]`` on a CPU; it
+    never changes the sampling or the accounting). ``precision`` is ``"auto"``, ``"bf16"`` or
+    ``"fp32"`` (:mod:`.precision`: bfloat16 autocast with float32 weights, per-example norms,
+    clipping and noise). ``trainable`` is a scope
     name or :class:`~audit.training.scopes.TrainableScope`. Under ``torchrun`` (an initialised
     process group) the processes train one model together with the same accounting.
 
@@ -324,15 +333,22 @@ def fine_tune_private(
         plan = plan_clipping(grad_sample_mode, ParameterUse(**report.parameter_use), model)
         record.config["grad_sample_mode"] = plan.mode
         record.config["per_example_gradients"] = plan.to_dict()
+        amp = for_private_training(resolve_precision(precision, device), plan.mode)
+        record.config["precision"], record.config["precision_detail"] = amp.precision, amp.to_dict()
         start = time.perf_counter()
         forward, hooks, opt, criterion, sched, loader, acct = _make_private(
             model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
             total_steps=total_steps, grad_sample_mode=plan.mode, accountant=accountant, seed=seed, device=device,
             secure_gen=secure_gen, plan=plan, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train)),
-            collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
+            collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]), amp=amp,
         )
         try:
+            physical = choose_physical_batch(max_physical_batch_size, device=device, batch_size=batch_size, n=n,
+                                             default=DEFAULTS["max_physical_batch_size"], distributed=ctx.distributed,
+                                             step=lambda b: probe_step(model, forward, criterion, opt, loader, b))
+            max_physical_batch_size = physical.size
+            record.config["max_physical_batch_size"], record.config["physical_batch"] = physical.size, physical.to_dict()
             with warnings.catch_warnings():
                 # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
@@ -358,7 +374,7 @@ def fine_tune_private(
         max_physical_batch_size=max_physical_batch_size, dataset_size=n, dataset_sha256=train.sha256,
         trainable_scope=scope.config(), trainable_parameters=int(sum(p.numel() for p in params)),
         trainable_parameter_names=names, grad_sample_mode=plan.mode, per_example_gradients=plan.to_dict(),
-        secure_rng=bool(secure_mode),
+        secure_rng=bool(secure_mode), precision=amp.precision,
         target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
         world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(),
     )
@@ -523,23 +539,26 @@ def _lean_ghost_criterion(hooks: Any, opt: Any, loss_fn: Any, sources: _GhostSou
 def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
                   weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                   total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
-                  dataset: _TokenDataset, collate: Callable, plan: ClippingPlan | None = None) -> tuple:
+                  dataset: _TokenDataset, collate: Callable, plan: ClippingPlan | None = None,
+                  amp: PrecisionChoice | None = None) -> tuple:
     """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant.
 
     ``plan`` (from :func:`.clipping.plan_clipping`) says which layers ghost clipping must materialise;
-    without one, ``grad_sample_mode`` is used as it is.
+    without one, ``grad_sample_mode`` is used as it is. Under a ``bf16`` ``amp`` the forward passes run
+    under autocast and layer hooks see float32 activations and output gradients (:mod:`.precision`).
     """
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
     from opacus.grad_sample import prepare_module
 
     plan = plan or ClippingPlan(grad_sample_mode, grad_sample_mode, "requested")
+    amp = amp or PrecisionChoice("fp32", "fp32", "default")
     grad_sample_mode = plan.mode
     forward_module = DPDDP(model) if ctx.distributed else model
-    forward: Any = forward_module
+    forward: Any = autocasting(forward_module, amp, device)
     if grad_sample_mode == "ghost":
         hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm)
     elif grad_sample_mode == "per-example":
-        hooks = forward = PerExampleClipping(forward_module, params, max_grad_norm)
+        hooks = forward = PerExampleClipping(autocasting(forward_module, amp, device), params, max_grad_norm)
     elif grad_sample_mode == "bookkeeping":
         hooks = BookkeepingClipping(model, params, max_grad_norm)
     else:
@@ -548,6 +567,8 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
     sources = _GhostSources(model) if grad_sample_mode == "ghost" else None
     if sources is not None:
         _chain_cleanup(hooks, sources.remove)
+    if amp.bf16 and grad_sample_mode != "per-example":
+        _chain_cleanup(hooks, Float32Capture(model).remove)
     try:
         return (forward, hooks, *_dp_objects(hooks, sources, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr,
                                                     weight_decay=weight_decay, warmup_ratio=warmup_ratio, batch_size=batch_size,

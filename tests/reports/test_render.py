@@ -657,3 +657,19 @@ def test_sources_import_only_stdlib_and_jinja() -> None:
                 continue
             for mod in mods:
                 assert mod.split(".")[0] in allowed, (path.name, mod)
+
+
+def test_stage_table_lists_stages_in_order_with_shares() -> None:
+    """Sequential stages in the order they ran, the audit's parts listed under it, shares of the wall time."""
+    from reports._view_timings import stage_rows
+
+    run = {"timings": {"data": 1.0, "load": 2.0, "train": 10.0, "baseline.evaluate": 1.0, "baseline.robustness": 3.0,
+                       "audit": 5.0, "render": 2.0},
+           "wall_time_s": 20.0}
+    rows = stage_rows(run)
+    assert [(r["stage"], r["share"], r["part"]) for r in rows] == [
+        ("Data", "5%", False), ("Load model", "10%", False), ("Training", "50%", False), ("Audit", "25%", False),
+        ("evaluation (baseline)", "5%", True), ("robustness probe (baseline)", "15%", True), ("Report rendering", "10%", False)]
+    assert stage_rows({"timings": {"load": -1, "x": "slow"}}) == []  # nothing usable: no table
+    page = render({"schema_version": SUPPORTED_SCHEMA_VERSION, "run": run, "data": {}, "models": {}, "checks": []})
+    assert "Where the time went" in page and "robustness probe (baseline)" in page

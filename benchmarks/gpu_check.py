@@ -1,0 +1,241 @@
+"""The GPU measurements of ``benchmarks/gpu_check.sh``, one subcommand each, every one writing a JSON part.
+
+* ``train``: non-private and private fine-tuning of the embedded backbone on generated demo reviews
+  (or AG News when ``--agnews DIR`` holds it): seconds per epoch, texts per second, and the ratio
+  private / non-private epoch (the last epoch of each, so start-up costs are not counted).
+* ``ig``: integrated-gradients throughput (texts per second) of the adaptive engine (the default)
+  and of a fixed 50-point Clenshaw-Curtis rule, on demo texts.
+* ``demo``: ``audit demo`` in a subprocess: wall time and the stages of its results.json.
+* ``table``: the summary table from the parts, printed, and one record under benchmarks/results/.
+
+    python benchmarks/gpu_check.py train --device cuda --n 8000 --epochs 2 --part out/train.json
+    python benchmarks/gpu_check.py table --parts out --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _record  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _write(path: str | None, data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=1, default=str))
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(data, indent=1, default=str) + "\n")
+
+
+def _agnews(directory: Path, n: int, seed: int) -> Any:
+    """``n`` AG News training texts from ``directory`` (a train .tsv/.csv/.jsonl/.parquet file with text and label)."""
+    from audit.data import load_dataset
+
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".tsv", ".csv", ".jsonl", ".parquet") and "train" in p.name)
+    if not files:
+        raise FileNotFoundError(f"{directory}: no train .tsv/.csv/.jsonl/.parquet file")
+    data = load_dataset(files[0])
+    return data.subset(range(min(n, len(data)))), files[0]
+
+
+def _training_data(args: argparse.Namespace) -> tuple[Any, str]:
+    if args.agnews and Path(args.agnews).is_dir():
+        data, source = _agnews(Path(args.agnews), args.n, args.seed)
+        return data, f"AG News ({source})"
+    from audit.demo import demo_splits
+
+    train, _ = demo_splits(n=int(args.n / 0.8) + 1, seed=args.seed)  # the demo's 80/20 split: n training texts
+    return train.subset(range(min(args.n, len(train)))), f"generated demo reviews (seed {args.seed})"
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from audit.models import load_model
+    from audit.training import fine_tune
+    from audit.training.private import fine_tune_private
+
+    train, source = _training_data(args)
+    # no evaluation set: an epoch's seconds are the training steps alone
+    out: dict[str, Any] = {"source": source, "n": len(train), "epochs": args.epochs, "device": args.device}
+
+    def run(private: bool) -> dict[str, Any]:
+        bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names,
+                            seed=args.seed)
+        if str(args.device).startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        _sync(args.device)
+        t0 = time.perf_counter()
+        if private:
+            rec = fine_tune_private(bundle, train, target_epsilon=args.epsilon, epochs=args.epochs, batch_size=args.dp_batch,
+                                    max_length=args.max_length,
+                                    seed=args.seed, show_progress=False, cross_check=False, precision=args.precision,
+                                    max_physical_batch_size=args.physical)
+        else:
+            rec = fine_tune(bundle, train, epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
+                            seed=args.seed, show_progress=False, precision=args.precision)
+        _sync(args.device)
+        wall = time.perf_counter() - t0
+        last = rec.epochs[-1]["seconds"]
+        part = {"wall_s": wall, "epoch_s": [e["seconds"] for e in rec.epochs], "last_epoch_s": last,
+                "texts_per_s": len(train) / last, "precision": rec.config.get("precision"),
+                "batch_size": rec.config.get("batch_size"), "final_loss": rec.epochs[-1].get("train_loss")}
+        if private:
+            part |= {"max_physical_batch_size": rec.config.get("max_physical_batch_size"),
+                     "physical_batch": rec.config.get("physical_batch"), "grad_sample_mode": rec.config.get("grad_sample_mode"),
+                     "epsilon": rec.ledger.get("epsilon"), "steps": rec.ledger.get("steps")}
+        if str(args.device).startswith("cuda"):
+            part["peak_memory_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        return part
+
+    out["nonprivate"] = run(False)
+    out["private"] = run(True)
+    out["ratio_private_nonprivate_epoch"] = out["private"]["last_epoch_s"] / out["nonprivate"]["last_epoch_s"]
+    _write(args.part, out)
+
+
+def cmd_ig(args: argparse.Namespace) -> None:
+    from audit import IntegratedGradients, load_model
+    from audit.demo import demo_splits
+
+    bundle = load_model(args.model, num_labels=2, device=args.device, seed=args.seed)
+    _, eval_data = demo_splits(seed=args.seed)
+    texts = eval_data.texts[: args.n]
+    out: dict[str, Any] = {"n": len(texts), "device": args.device}
+    for name, ig in (("adaptive", IntegratedGradients(n_steps=300)),
+                     ("clenshaw_curtis_50", IntegratedGradients(n_steps=50, method="clenshaw_curtis"))):
+        summary, attrs = _record.time_repeats(lambda ig=ig: ig.explain(bundle, texts), repeats=args.repeats, warmup=1,
+                                              device=args.device)
+        out[name] = {"median_s": summary["median_s"], "texts_per_s": len(texts) / summary["median_s"],
+                     "mean_points": sum(a.info["n_steps"] for a in attrs) / len(attrs), "repeats": summary["repeats"]}
+    _write(args.part, out)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    out_dir = Path(args.out)
+    cmd = [sys.executable, "-m", "audit.cli", "demo", "--out", str(out_dir), "--device", args.device, "--quiet", *args.extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    out: dict[str, Any] = {"command": " ".join(cmd[1:]), "wall_s": wall, "returncode": proc.returncode}
+    if proc.returncode != 0:
+        out["stderr_tail"] = proc.stderr[-2000:]
+    results = out_dir / "results.json"
+    if results.is_file():
+        run = json.loads(results.read_text())["run"]
+        out["timings"] = run.get("timings")
+        out["wall_time_s"] = run.get("wall_time_s")
+    _write(args.part, out)
+
+
+def _load_parts(directory: Path) -> dict[str, Any]:
+    parts = {}
+    for name in ("train", "ig", "demo", "cost", "env"):
+        path = directory / f"{name}.json"
+        if path.is_file():
+            try:
+                parts[name] = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                parts[name] = {"error": f"{path}: {exc}"}
+    return parts
+
+
+def _fmt(x: Any, spec: str = ".1f", unit: str = "") -> str:
+    return "not measured" if x is None else f"{x:{spec}}{unit}"
+
+
+def table_rows(parts: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, measured, target) rows of the summary table."""
+    train, ig, demo = parts.get("train", {}), parts.get("ig", {}), parts.get("demo", {})
+    nonp, priv = train.get("nonprivate", {}), train.get("private", {})
+    rows = [("DP step / non-private step, default scope (bench_dp.py cost)", "see the cost matrix above", "<= 1.35x time, <= 1.2x memory")]
+    if priv:
+        rows.append((f"private training, {train.get('n')} texts, per epoch (physical batch {priv.get('max_physical_batch_size')}, "
+                     f"{priv.get('precision')}, {priv.get('grad_sample_mode')})",
+                     f"{_fmt(priv.get('last_epoch_s'))} s = {_fmt(train.get('ratio_private_nonprivate_epoch'), '.2f')}x non-private",
+                     "<= 1.5x non-private"))
+    if nonp:
+        rows.append((f"non-private training, same data ({nonp.get('precision')}, batch {nonp.get('batch_size')})",
+                     f"{_fmt(nonp.get('last_epoch_s'))} s per epoch, {_fmt(nonp.get('texts_per_s'), '.0f')} texts/s",
+                     ">= 4,000 texts/s"))
+    if demo:
+        t = demo.get("timings") or {}
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if k in ("train", "train_private", "audit", "render") and v)
+        rows.append(("audit demo --device cuda", f"{_fmt(demo.get('wall_s'))} s ({stages})" if demo.get("returncode") == 0
+                     else f"failed (exit {demo.get('returncode')})", "<= 40 s"))
+    if ig:
+        for key in ("adaptive", "clenshaw_curtis_50"):
+            if key in ig:
+                rows.append((f"integrated gradients, {key.replace('_', ' ')}, {ig.get('n')} texts",
+                             f"{_fmt(ig[key]['texts_per_s'], '.1f')} texts/s ({_fmt(ig[key]['mean_points'], '.0f')} points per text)",
+                             "-"))
+    return rows
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    parts = _load_parts(Path(args.parts))
+    rec = _record.Recorder("gpu_check", args, "smoke" if args.smoke else None)
+    env = parts.get("env", {})
+    rec.print(f"machine: {env.get('gpu') or _record.machine().get('gpu') or 'no GPU'}; {env.get('summary', '')}")
+    rec.print("| what | measured | target |")
+    rec.print("|---|---|---|")
+    for what, measured, target in table_rows(parts):
+        rec.print(f"| {what} | {measured} | {target} |")
+    for key, value in parts.items():
+        rec.add(key, value)
+    rec.save()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--n", type=int, default=8000)
+    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--batch-size", type=int, default=32, help="non-private batch size (the library's default)")
+    t.add_argument("--physical", type=int, default=None, help="private physical batch (default: chosen for the device)")
+    t.add_argument("--dp-batch", type=int, default=256, help="private expected logical batch (the library's default)")
+    t.add_argument("--max-length", type=int, default=64)
+    t.add_argument("--precision", default="auto")
+    t.add_argument("--epsilon", type=float, default=8.0, help="target epsilon of the private run")
+    t.add_argument("--agnews", default=None, help="directory with AG News (used when it exists)")
+    g = sub.add_parser("ig")
+    g.add_argument("--n", type=int, default=64)
+    g.add_argument("--repeats", type=int, default=3)
+    d = sub.add_parser("demo")
+    d.add_argument("--out", required=True)
+    for c in (t, g, d):
+        c.add_argument("--device", default="cuda")
+        c.add_argument("--model", default=None)
+        c.add_argument("--seed", type=int, default=0)
+        c.add_argument("--part", default=None, help="write the result as JSON here")
+    s = sub.add_parser("table")
+    s.add_argument("--parts", required=True, help="directory holding the parts (train.json, ig.json, ...)")
+    s.add_argument("--smoke", action="store_true")
+    _record.add_record_argument(s)
+    args, extra = p.parse_known_args(argv)  # demo: the rest are `audit demo` options
+    if extra and args.cmd != "demo":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    {"train": cmd_train, "ig": cmd_ig, "demo": cmd_demo, "table": cmd_table}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
