@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=64, help="maximum tokens per text (default 64)")
     p.add_argument("--no-private", action="store_true", help="skip the differentially private model")
     p.add_argument("--epsilon", type=float, default=8.0, help="privacy budget of the private model (default 8)")
-    p.add_argument("--private-epochs", type=int, default=6,
-                   help="DP-SGD epochs of the private model (default 6, to stay within 10 minutes on 2 CPU cores; "
-                        "10 gets within a few points of the non-private model)")
+    p.add_argument("--private-epochs", type=int, default=None,
+                   help="DP-SGD epochs of the private model (default: the private-training recipe's, at most 10 "
+                        "to stay within 10 minutes on 2 CPU cores)")
     p.add_argument("--no-privacy-audit", action="store_true", help="skip the membership / canary leakage audit")
     p.add_argument("--canary-kinds", default="classic,email,phone", type=_canary_kinds,
                    help="comma-separated canary kinds planted in turn for the leakage audit: classic (digit codes), email, "
@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-physical-batch-size", type=int, default=None,
                    help="largest batch held in memory at once (default: measured to fit a CUDA GPU's free memory; 32 on a "
                         "CPU); never changes the sampling or epsilon")
+    g.add_argument("--max-epochs", type=int, default=None,
+                   help="cap on the epochs the private-training recipe may choose (a compute limit)")
     g = p.add_argument_group("personal data")
     g.add_argument("--anonymise", action="store_true",
                    help="replace personal data in the training texts before training (recorded in training.json)")
@@ -334,7 +336,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      privacy_audit=not args.no_privacy_audit, canary_kinds=args.canary_kinds,
                      personal_data=not args.no_pii_scan, precision=args.precision)
     _say(args, f"demo: {args.n} generated reviews; fine-tuning the embedded backbone ({args.epochs} epoch(s))"
-         + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g} ({args.private_epochs} epochs)")
+         + ("" if args.no_private else f" and a private copy at epsilon {args.epsilon:g}"
+            + (f" ({args.private_epochs} epochs)" if args.private_epochs else " (the default recipe)"))
          + ", then auditing")
     result = run_demo(args.out, cfg, device=args.device)
     for name, section in result.models.items():
@@ -385,11 +388,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             _record_anonymisation(out / "model", anonymisation)
         eps = record.ledger["epsilon"]
         _say(args, f"privacy: epsilon {eps:.3g} at delta {record.ledger['delta']:.1g} ({record.ledger['accountant']} accountant)")
+        cfg = record.config
+        given = set(cfg["recipe"].get("given", []))
+        _say(args, f"recipe: {cfg['epochs']} epochs, logical batch {cfg['batch_size']}, {record.ledger['steps']} steps, "
+             f"lr {cfg['lr']:.3g}, clipping norm {cfg['max_grad_norm']:g}, noise multiplier {cfg['noise_multiplier']:.3g}"
+             + (f" (given: {', '.join(sorted(given))})" if given else "") + "; reasons in training.json and privacy_ledger.json"),
     else:
         if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable,
-                                       args.grad_sample_mode, args.max_physical_batch_size)):
-            raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm, --trainable, --grad-sample-mode and "
-                             "--max-physical-batch-size need --dp")
+                                       args.grad_sample_mode, args.max_physical_batch_size, args.max_epochs)):
+            raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm, --trainable, --grad-sample-mode, "
+                             "--max-physical-batch-size and --max-epochs need --dp")
         record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
                            max_length=args.max_length, seed=args.seed, show_progress=not args.quiet, precision=args.precision)
         if anonymisation:
@@ -544,7 +552,8 @@ def _train_private(args: argparse.Namespace, bundle: Any, train: Any, eval_data:
         raise ValueError("--dp needs exactly one of --epsilon and --noise-multiplier")
     given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "delta": args.delta,
              "max_grad_norm": args.max_grad_norm, "trainable": args.trainable,
-             "max_physical_batch_size": args.max_physical_batch_size, "grad_sample_mode": args.grad_sample_mode}
+             "max_physical_batch_size": args.max_physical_batch_size, "grad_sample_mode": args.grad_sample_mode,
+             "max_epochs": args.max_epochs}
     return fine_tune_private(bundle, train, eval_data, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
                              max_length=args.max_length, seed=args.seed, out_dir=out, show_progress=not args.quiet,
                              precision=args.precision, **{k: v for k, v in given.items() if v is not None})

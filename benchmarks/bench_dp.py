@@ -33,14 +33,28 @@ How memory is measured:
 With ``--record [NAME]`` the whole run (settings, machine, versions, every step time) is written
 to ``benchmarks/results/NAME.json``.
 
-``utility`` — trains the non-private model and DP models over a grid (scope x learning rate x
-logical batch x epochs) at epsilon = 8, delta = 1e-5 on the demo data and harder variants, and
-prints held-out accuracy per configuration. This is the measurement behind ``DEFAULTS`` in
-``audit.training.private`` (docs/privacy.md lists the results).
+``utility`` — held-out accuracy of private against non-private training.
+
+* ``--recipe`` (the table in docs/privacy.md): for each dataset, seed and epsilon, the non-private
+  model as ``audit train`` trains it (3 epochs, lr 1e-4, batch 32) and the private model with the
+  default recipe applied unchanged (``fine_tune_private`` given only epsilon, delta, the maximum
+  length and the seed; ``--variants`` adds ablations that change one ingredient). Datasets: the
+  demo (1,920 training / 480 evaluation texts; trained as ``audit demo`` trains its private model,
+  with the recipe's epochs capped at the demo's limit) and AG News subsets ``agnews-<n>`` (the first
+  n rows of a fixed permutation of its 10,001 training rows; evaluated on ``--eval-rows`` rows of
+  its 7,600 test rows drawn with a fixed seed, all of them with ``--eval-rows 0``). AG News is read
+  from ``$AGNEWS_DIR`` or ``shared/data/agnews`` beside the repository; it is never copied into it.
+  Each private run also evaluates, at no extra training, the last iterate and weight averages
+  over other windows (kept from the step callback), and records the share of clipped gradients.
+* Without ``--recipe``: a grid (scope x learning rate x logical batch x epochs) at epsilon 8 on the
+  demo data and harder variants, as used for the earlier defaults.
 
     python benchmarks/bench_dp.py cost --threads 2 --record     # CPU, batch 32, length 64
     python benchmarks/bench_dp.py cost --device cuda --batch 256 --physical 128 --seq-len 64 --record
     python benchmarks/bench_dp.py utility --datasets demo,small,noisy --jobs 4 --device cuda
+    python benchmarks/bench_dp.py utility --recipe --datasets demo,agnews-1000,agnews-2500 --epsilons 8 --threads 1 --record
+    python benchmarks/bench_dp.py utility --recipe --datasets agnews-1000 --variants recipe,previous,clip-1 --record
+    python benchmarks/bench_dp.py utility --recipe --datasets agnews-10000 --epsilons 1,3,8 --seeds 3 --device cuda --record
 """
 
 from __future__ import annotations
@@ -529,6 +543,274 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
                   "accuracy": [e["eval"]["accuracy"] for e in rec.epochs], "final": rec.epochs[-1]["eval"]}
 
 
+# ---------------------------------------------------------------------------------------------
+# utility: the default recipe on real data
+# ---------------------------------------------------------------------------------------------
+
+#: The non-private reference: ``audit train``'s defaults.
+NONPRIVATE = {"epochs": 3, "lr": 1e-4, "batch_size": 32}
+#: One ingredient changed at a time (keyword arguments of fine_tune_private on top of the recipe).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "recipe": {},
+    "previous": {"epochs": 10, "batch_size": 256, "lr": 3e-3, "max_grad_norm": 1.0, "warmup_ratio": 0.0, "ema_decay": 0},
+    "clip-1": {"max_grad_norm": 1.0},
+    "no-warmup": {"warmup_ratio": 0.0},
+    "lr-half": {"lr_factor": 0.5},
+    "lr-double": {"lr_factor": 2.0},
+    "lora": {"trainable": "lora"},
+    "top-2": {"trainable": "top-2"},
+}
+#: Extra weight averages evaluated from the step callback (fraction of the steps averaged).
+EXTRA_WINDOWS = (0.05, 0.25)
+MAX_LENGTH = 64
+
+
+def agnews_dir() -> Path | None:
+    """AG News (train.tsv, test.tsv): ``$AGNEWS_DIR``, else ``shared/data/agnews`` beside the repository."""
+    env = os.environ.get("AGNEWS_DIR")
+    candidates = [Path(env)] if env else []
+    root = Path(__file__).resolve().parents[1]
+    candidates += [p / "shared" / "data" / "agnews" for p in (root.parent, root.parent.parent)]
+    for c in candidates:
+        if (c / "train.tsv").is_file() and (c / "test.tsv").is_file():
+            return c
+    return None
+
+
+def real_dataset(key: str, eval_rows: int = 2000):
+    """(train, eval, description) for ``demo`` or ``agnews-<n>``; the subsets do not depend on the training seed."""
+    import numpy as np
+
+    if key == "demo":
+        from audit.demo import demo_splits
+
+        train, ev = demo_splits(n=2400, seed=0)
+        return train, ev, "demo reviews (demo_splits(n=2400, seed=0))"
+    if key.startswith("agnews-"):
+        from audit.data import load_dataset
+
+        root = agnews_dir()
+        if root is None:
+            raise FileNotFoundError("AG News not found: set AGNEWS_DIR to the folder holding train.tsv and test.tsv")
+        n = int(key.split("-", 1)[1])
+        full = load_dataset(root / "train.tsv", text_column="text", label_column="label")
+        if not 0 < n <= len(full):
+            raise ValueError(f"{key}: AG News has {len(full)} training rows")
+        test = load_dataset(root / "test.tsv", text_column="text", label_column="label", label_names=full.label_names)
+        train = full.subset(np.random.default_rng(0).permutation(len(full))[:n])
+        if eval_rows and eval_rows < len(test):
+            test = test.subset(sorted(np.random.default_rng(1).permutation(len(test))[:eval_rows]))
+        return train, test, f"AG News, first {n} of a fixed permutation of the training rows; {len(test)} test rows"
+    raise ValueError(f"unknown dataset {key!r}; choose demo or agnews-<n>")
+
+
+def _demo_cap() -> int:
+    from audit.pipeline import DemoConfig
+
+    return DemoConfig().private_max_epochs
+
+
+def _metrics(bundle, ev) -> dict[str, Any]:
+    from audit.metrics import dataset_metrics
+
+    probs = bundle.predict_proba(ev.texts, max_length=MAX_LENGTH)
+    return dataset_metrics(ev, probs, bundle.label_names).summary()
+
+
+class _Tracker:
+    """Step callback: share of clipped gradients per epoch, extra weight averages and the last iterate."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.clipped: dict[int, list[float]] = {}
+        self.averages: dict[float, list[Any]] = {}
+        self.decays = {w: 1.0 - 1.0 / max(1.0, w * steps) for w in EXTRA_WINDOWS}
+        self.last: list[Any] | None = None
+        self.names: list[str] = []
+        self.t = 0
+
+    def __call__(self, info) -> None:
+        import torch
+
+        norms = info.per_example_norms
+        if len(norms):
+            self.clipped.setdefault(info.epoch, []).append(float((norms > info.max_grad_norm).mean()))
+        params = [p.detach() for _, p in info.parameters]  # the weights after the previous step
+        if self.t > 0:  # the weights before the first step are the starting point, not an iterate
+            with torch.no_grad():
+                for w, shadow in self.averages.items():
+                    d = min(self.decays[w], (1 + self.t) / (10 + self.t))
+                    torch._foreach_lerp_(shadow, params, 1.0 - d)
+                self.last = [p.clone() for p in params]
+        else:
+            self.names = [n for n, _ in info.parameters]
+            self.averages = {w: [p.clone() for p in params] for w in EXTRA_WINDOWS}
+        self.t += 1
+
+    def load(self, model, tensors) -> None:
+        import torch
+
+        own = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, t in zip(self.names, tensors):
+                own[name].copy_(t)
+
+
+def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """One non-private or private training on a real dataset; returns its held-out metrics."""
+    import warnings
+
+    import torch
+
+    warnings.filterwarnings("ignore")
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg["threads"])
+    from audit.models import load_model
+    from audit.training import fine_tune
+    from audit.training.private import fine_tune_private
+    from audit.training.recipe import recommend
+
+    train, ev, desc = real_dataset(cfg["dataset"], cfg["eval_rows"])
+    bundle = load_model(cfg.get("model"), num_labels=train.num_labels, device=cfg["device"], label_names=train.label_names,
+                        seed=cfg["seed"])
+    bundle.model.float()
+    out: dict[str, Any] = {**cfg, "data": desc, "n_train": len(train), "n_eval": len(ev)}
+    t = time.perf_counter()
+    if cfg["kind"] == "nonprivate":
+        rec = fine_tune(bundle, train, epochs=NONPRIVATE["epochs"], lr=NONPRIVATE["lr"], batch_size=NONPRIVATE["batch_size"],
+                        max_length=MAX_LENGTH, seed=cfg["seed"], show_progress=False)
+        out["train_seconds"] = time.perf_counter() - t
+        out["metrics"] = _metrics(bundle, ev)
+        out["config"] = rec.config
+        return out
+    options = dict(VARIANTS[cfg["variant"]])
+    if cfg.get("max_epochs"):
+        options.setdefault("max_epochs", cfg["max_epochs"])
+    factor = options.pop("lr_factor", None)
+    if factor is not None:
+        base = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, max_epochs=options.get("max_epochs"))
+        options["lr"] = base.lr * factor
+    plan = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, options.get("trainable"),
+                     epochs=options.get("epochs"), batch_size=options.get("batch_size"), max_epochs=options.get("max_epochs"))
+    tracker = _Tracker(plan.steps)
+    rec = fine_tune_private(bundle, train, target_epsilon=cfg["epsilon"], delta=1e-5, max_length=MAX_LENGTH, seed=cfg["seed"],
+                            max_physical_batch_size=cfg["physical"], show_progress=False, cross_check=True,
+                            step_callback=tracker, **options)
+    out["train_seconds"] = time.perf_counter() - t
+    out["metrics"] = _metrics(bundle, ev)  # the saved model: the recipe's weight average (or the last iterate without one)
+    led = rec.ledger
+    out["ledger"] = {k: led[k] for k in ("epsilon", "delta", "noise_multiplier", "sample_rate", "steps", "epochs",
+                                         "max_grad_norm", "logical_batch_size", "independent_check")}
+    out["config"] = {k: v for k, v in rec.config.items() if k not in ("compat", "per_example_gradients")}
+    out["clipped_share_per_epoch"] = {e: sum(v) / len(v) for e, v in sorted(tracker.clipped.items())}
+    extra = {}
+    if rec.config.get("ema_decay") and tracker.last is not None and VARIANTS[cfg["variant"]].get("trainable") is None:
+        tracker.load(bundle.model, tracker.last)
+        extra["last iterate"] = _metrics(bundle, ev)
+        for w, shadow in tracker.averages.items():
+            tracker.load(bundle.model, shadow)
+            extra[f"average of the last {w:.0%} of steps"] = _metrics(bundle, ev)
+    out["weights"] = extra
+    return out
+
+
+def _spread(values: list[float]) -> str:
+    import statistics
+
+    if not values:
+        return "-"
+    m = statistics.mean(values) * 100
+    if len(values) == 1:
+        return f"{m:.1f}"
+    return f"{m:.1f} ± {statistics.stdev(values) * 100:.1f}"
+
+
+def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
+    """The table of docs/privacy.md: non-private against the default recipe, per dataset, epsilon and seed."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _record
+    from audit.training.recipe import recommend
+
+    rec = _record.Recorder("bench_dp", args, "utility")
+    base = {"model": args.model, "device": args.device, "threads": args.threads, "physical": args.physical,
+            "eval_rows": args.eval_rows}
+    epsilons = [float(e) for e in args.epsilons.split(",") if e]
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    configs = []
+    for ds in [d for d in args.datasets.split(",") if d]:
+        cap = _demo_cap() if ds == "demo" else None
+        for seed in range(args.seeds):
+            if not args.no_nonprivate:
+                configs.append(base | {"dataset": ds, "kind": "nonprivate", "seed": seed})
+            for eps in epsilons:
+                for v in variants:
+                    configs.append(base | {"dataset": ds, "kind": "private", "variant": v, "epsilon": eps, "seed": seed,
+                                           "max_epochs": cap})
+    rec.print(f"planned runs ({len(configs)}), in order; per-example gradients each private run computes:")
+    for c in configs:
+        if c["kind"] == "private":
+            n = int(c["dataset"].split("-")[1]) if c["dataset"].startswith("agnews-") else 1920
+            opts = VARIANTS[c["variant"]]
+            plan = recommend(n, c["epsilon"], 1e-5, 2, opts.get("trainable"), epochs=opts.get("epochs"),
+                             batch_size=opts.get("batch_size"), max_epochs=c["max_epochs"])
+            rec.print(f"  {c['dataset']:<13} eps={c['epsilon']:g} {c['variant']:<10} seed={c['seed']}: {plan.epochs} epochs x "
+                      f"{n} = {plan.epochs * n:,} (batch {plan.batch_size}, {plan.steps} steps)")
+        else:
+            rec.print(f"  {c['dataset']:<13} non-private seed={c['seed']}")
+    results: list[dict[str, Any]] = rec.add("runs", [])
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        for r in pool.map(run_recipe_config, configs):
+            results.append(r)
+            m = r["metrics"]
+            what = "non-private" if r["kind"] == "nonprivate" else f"eps={r['epsilon']:g} {r['variant']}"
+            extra = "".join(f"; {k} {v['accuracy']:.4f}" for k, v in r.get("weights", {}).items())
+            clip = r.get("clipped_share_per_epoch") or {}
+            rec.print(f"{r['dataset']:<13} seed={r['seed']} {what:<22} accuracy {m['accuracy']:.4f} ece {m['ece']:.3f} "
+                      f"train {r['train_seconds']:.0f}s"
+                      + (f" eps={r['ledger']['epsilon']:.3f} sigma={r['ledger']['noise_multiplier']:.3f} "
+                         f"B={r['ledger']['logical_batch_size']} steps={r['ledger']['steps']} lr={r['config']['lr']:.3g} "
+                         f"clipped first/last epoch {min(clip.items())[1]:.2f}/{max(clip.items())[1]:.2f}" if "ledger" in r else "")
+                      + extra)
+            rec.save()
+    _table(rec, results)
+    rec.save()
+    return rec.to_dict()
+
+
+def _table(rec, results: list[dict[str, Any]]) -> None:
+    groups: dict[tuple, dict[str, list]] = {}
+    for r in results:
+        key = (r["dataset"], r["n_train"], r["n_eval"])
+        g = groups.setdefault(key, {})
+        name = "non-private" if r["kind"] == "nonprivate" else (r["epsilon"], r["variant"])
+        g.setdefault(name, []).append(r)
+    rec.print("")
+    rec.print("| data | n train | n eval | ε | private (variant) | accuracy % | non-private % | gap (pt) | seeds | epochs / batch / steps | train time |")
+    rec.print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (ds, n, n_eval), g in groups.items():
+        plain = [r["metrics"]["accuracy"] for r in g.get("non-private", [])]
+        plain_time = [r["train_seconds"] for r in g.get("non-private", [])]
+        if plain:
+            rec.print(f"| {ds} | {n:,} | {n_eval:,} | — | non-private | {_spread(plain)} | | | {len(plain)} | "
+                      f"{NONPRIVATE['epochs']} / {NONPRIVATE['batch_size']} / — | {sum(plain_time) / len(plain_time):.0f} s |")
+        for key, runs in g.items():
+            if key == "non-private":
+                continue
+            eps, variant = key
+            acc = [r["metrics"]["accuracy"] for r in runs]
+            gap = "" if not plain else f"{(sum(acc) / len(acc) - sum(plain) / len(plain)) * 100:+.1f}"
+            led = runs[0]["ledger"]
+            t = sum(r["train_seconds"] for r in runs) / len(runs)
+            rec.print(f"| {ds} | {n:,} | {n_eval:,} | {eps:g} | {variant} | {_spread(acc)} | {_spread(plain)} | {gap} | "
+                      f"{len(acc)} | {led['epochs']} / {led['logical_batch_size']} / {led['steps']} | {t:.0f} s |")
+
+
 def utility(args: argparse.Namespace) -> dict[str, Any]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -591,7 +873,20 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--configs", default=None, help="JSON list of configurations (keys: dataset, scope, lr, batch, epochs, "
                    "and optionally sigma, epsilon, clip, kind) to run instead of the grid")
     u.add_argument("--json", default=None)
+    u.add_argument("--recipe", action="store_true", help="non-private against the default recipe on real data (see above)")
+    u.add_argument("--epsilons", default="8", help="with --recipe: comma-separated epsilons")
+    u.add_argument("--variants", default="recipe", help=f"with --recipe: {', '.join(VARIANTS)}")
+    u.add_argument("--eval-rows", type=int, default=2000, help="with --recipe: AG News test rows evaluated (0: all 7,600)")
+    u.add_argument("--no-nonprivate", action="store_true", help="with --recipe: skip the non-private runs")
+    _record.add_record_argument(u)
     args = p.parse_args(argv)
+    if args.cmd == "utility" and args.recipe:
+        if args.datasets == "demo,small,noisy":
+            args.datasets = "demo,agnews-1000,agnews-2500"
+        out = utility_recipe(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2, default=str))
+        return
     out = cost(args) if args.cmd == "cost" else utility(args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str))

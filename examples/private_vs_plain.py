@@ -5,7 +5,7 @@ privacy per metric, the leakage audit shows what each model gives away about its
     python examples/private_vs_plain.py reviews.csv --epsilon 8 --out private-audit
 
 Without a CSV argument the example uses generated demo reviews, so it runs as is (about 10 minutes
-on 2 CPU cores with the default 10 private epochs; pass --private-epochs 4 for a quick look).
+on 2 CPU cores with the default private-training recipe; pass --private-epochs 4 for a quick look).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
     ap.add_argument("--text-column", default="text")
     ap.add_argument("--label-column", default="label")
     ap.add_argument("--epsilon", type=float, default=8.0)
-    ap.add_argument("--private-epochs", type=int, default=10)
+    ap.add_argument("--private-epochs", type=int, default=None, help="default: the private-training recipe's")
     ap.add_argument("--out", default="private-audit")
     args = ap.parse_args()
 

@@ -38,6 +38,20 @@ METRICS = (
     ("precision_macro", "Precision (macro)", True),
     ("recall_macro", "Recall (macro)", True),
 )
+# recipe setting, label (the reasons in the ledger are plain sentences)
+RECIPE_LABELS = (
+    ("batch_size", "Logical batch"),
+    ("epochs", "Epochs"),
+    ("lr", "Learning rate"),
+    ("max_grad_norm", "Clipping norm"),
+    ("trainable", "Trained parameters"),
+    ("warmup_ratio", "Schedule"),
+    ("ema_decay", "Weight averaging"),
+    ("dropout", "Dropout"),
+    ("weight_decay", "Weight decay"),
+    ("optimizer", "Optimizer"),
+    ("num_labels", "Labels"),
+)
 ACCOUNTANT_TITLES = {
     "prv": "PRV (privacy random variables; numerical upper bound)",
     "rdp": "RDP (Rényi differential privacy; upper bound)",
@@ -207,6 +221,7 @@ def _ledger(name: str, led: dict[str, Any], entry: dict[str, Any], index: int) -
         if check.get("error") is not None:
             cross.append({"label": label, "value": as_text(check.get("error")), "ratio": DASH})
     per_epoch = [fmt_num(as_finite(x), 3) if as_finite(x) is not None else DASH for x in as_list(led.get("epsilon_per_epoch"))]
+    recipe = _recipe(as_dict(led.get("recipe")))
     versions = [(str(k), as_text(v)) for k, v in as_dict(led.get("versions")).items()]
     return {
         "name": name,
@@ -224,6 +239,24 @@ def _ledger(name: str, led: dict[str, Any], entry: dict[str, Any], index: int) -
         "names_total": len(names),
         "names_truncated": len(names) > MAX_NAMES,
         "has_performance": bool(as_dict(entry.get("performance"))),
+        "recipe": recipe,
+    }
+
+
+def _recipe(recipe: dict[str, Any]) -> dict[str, Any] | None:
+    """The training recipe in plain words: one row per setting with its reason, and the rule that chose them."""
+    reasons = as_dict(recipe.get("reasons"))
+    if not reasons:
+        return None
+    known = dict(RECIPE_LABELS)
+    given = {as_text(x) for x in as_list(recipe.get("given"))}
+    rows = [{"label": known[k], "reason": as_text(reasons[k]), "given": k in given} for k, _ in RECIPE_LABELS if k in reasons]
+    rows += [{"label": str(k), "reason": as_text(v), "given": k in given} for k, v in reasons.items() if k not in known]
+    return {
+        "rows": rows,
+        "rule": as_text(recipe.get("rule")),
+        "given": sorted(given),
+        "effective_noise": fmt_num(as_finite(recipe.get("effective_noise")), 3) if as_finite(recipe.get("effective_noise")) is not None else "",
     }
 
 

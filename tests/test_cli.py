@@ -102,6 +102,10 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     d = json.loads((out / "results.json").read_text())
     assert d["models"]["private"]["privacy_ledger"]["epsilon"] == ledger["epsilon"]
     assert "Privacy" in (out / "report.html").read_text()
+    recipe = ledger["recipe"]  # the given settings are kept, the others come from the recipe with their reasons
+    assert sorted(recipe["given"]) == ["batch_size", "epochs"] and (recipe["epochs"], recipe["batch_size"]) == (2, 16)
+    assert ledger["max_grad_norm"] == recipe["max_grad_norm"] and "clipped" in recipe["reasons"]["max_grad_norm"]
+    assert "Private-training recipe" in (out / "report.html").read_text()
     # its model card states the guarantee in words, with the ledger's own numbers
     rc = main(["card", str(out / "results.json"), "--out", str(out / "model" / "README.md"), "--quiet"])
     assert rc == 0, capsys.readouterr().err

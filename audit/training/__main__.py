@@ -36,13 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--epsilon", type=float, help="target epsilon (the noise is calibrated to it)")
     budget.add_argument("--noise-multiplier", type=float, help="noise multiplier sigma (epsilon is computed)")
     p.add_argument("--delta", type=float, default=None, help="delta (default: min(1e-5, 1/(10 n)), one significant digit)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="expected logical (global) batch size")
+    recipe = "default: the private-training recipe's"
+    p.add_argument("--epochs", type=int, default=None, help=recipe)
+    p.add_argument("--max-epochs", type=int, default=None, help="cap on the recipe's epochs (a compute limit)")
+    p.add_argument("--batch-size", type=int, default=None, help=f"expected logical (global) batch size ({recipe})")
     p.add_argument("--physical-batch-size", type=int, default=DEFAULTS["max_physical_batch_size"])
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    p.add_argument("--max-grad-norm", type=float, default=DEFAULTS["max_grad_norm"])
+    p.add_argument("--lr", type=float, default=None, help=recipe)
+    p.add_argument("--max-grad-norm", type=float, default=None, help=recipe)
     p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
-    p.add_argument("--scope", default=DEFAULTS["trainable"], help="all, all-but-word-embeddings, top-<k>, lora, lora-<r>")
+    p.add_argument("--scope", default=None, help=f"all, all-but-word-embeddings, top-<k>, lora, lora-<r> ({recipe}: "
+                   f"{DEFAULTS['trainable']})")
     p.add_argument("--grad-sample-mode", default=DEFAULTS["grad_sample_mode"], choices=GRAD_SAMPLE_MODES)
     p.add_argument("--accountant", default=DEFAULTS["accountant"])
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                             seed=args.seed, multi_label=train.multi_label)
         record = fine_tune_private(
             bundle, train, ev, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier, delta=args.delta,
-            epochs=args.epochs, batch_size=args.batch_size, max_physical_batch_size=args.physical_batch_size, lr=args.lr,
+            epochs=args.epochs, max_epochs=args.max_epochs, batch_size=args.batch_size,
+            max_physical_batch_size=args.physical_batch_size, lr=args.lr,
             max_grad_norm=args.max_grad_norm, max_length=args.max_length, trainable=args.scope,
             grad_sample_mode=args.grad_sample_mode, accountant=args.accountant, seed=args.seed, out_dir=args.out,
             show_progress=not args.no_progress, precision=args.precision,

@@ -120,7 +120,11 @@ def _epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: flo
     acc = _opacus_accountant(accountant, noise_multiplier, sample_rate, steps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(acc.get_epsilon(delta=delta))
+        eps = float(acc.get_epsilon(delta=delta))
+        if accountant == "prv" and eps < 2.0:
+            # the PRV bound carries an absolute error margin (0.01 by default): keep it within 0.5% of a small epsilon
+            eps = float(acc.get_epsilon(delta=delta, eps_error=max(1e-4, 0.005 * eps)))
+        return eps
 
 
 def calibrate_noise(target_epsilon: float, sample_rate: float, steps: int, delta: float, accountant: str = "prv",
@@ -267,6 +271,8 @@ class PrivacyLedger:
     independent_check: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     model_sha256: str | None = None
+    #: the settings of the run and the reason for each (recipe.Recipe.to_dict())
+    recipe: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     ledger_version: int = LEDGER_VERSION
 

@@ -27,7 +27,9 @@ physical batch have similar lengths (the order does not change which examples ar
 Hugging Face models are made trainable under Opacus by :mod:`.dp_compat` (generic, no
 per-architecture code), and the set of trained parameters is a :mod:`.scopes` choice.
 
-Defaults (``DEFAULTS``) were chosen by measurement; docs/privacy.md has the evidence.
+Settings not given are derived by :func:`.recipe.recommend` from the training-set size, the budget,
+the number of labels and the trainable scope (never from the data); the training record and the
+ledger store every setting with its reason. docs/privacy.md has the evidence.
 """
 
 from __future__ import annotations
@@ -80,23 +82,20 @@ from .ledger import (
     now_iso,
 )
 from .precision import Float32Capture, PrecisionChoice, autocasting, for_private_training, resolve_precision
+from .recipe import DEFAULT_SCOPE, Recipe, recommend
 from .scopes import TrainableScope, resolve_scope, trainable_names
 
 __all__ = ["DEFAULTS", "DPStepInfo", "PrivateTrainingRecord", "fine_tune_private", "load_ledger"]
 
-#: Defaults chosen by measurement (docs/privacy.md, "Choosing the defaults").
+#: Defaults of the settings the recipe does not derive (docs/privacy.md). Epochs, logical batch,
+#: learning rate, clipping norm, warm-up, weight decay and weight averaging come from
+#: :func:`.recipe.recommend` unless given; ``trainable`` is the recipe's default scope.
 DEFAULTS: dict[str, Any] = {
-    "epochs": 10,
-    "batch_size": 256,
     "max_physical_batch_size": 32,
-    "lr": 3e-3,
-    "max_grad_norm": 1.0,
-    "trainable": "all-but-word-embeddings",
+    "trainable": DEFAULT_SCOPE,
     "grad_sample_mode": "auto",
     "accountant": "prv",
     "max_length": 128,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
     "dropout": 0.0,
 }
 
@@ -166,15 +165,7 @@ class _TokenDataset:
 def _check_args(n: int, target_epsilon: Any, noise_multiplier: Any, epochs: int, batch_size: int,
                 max_physical_batch_size: int, max_grad_norm: float, lr: float, grad_sample_mode: str,
                 dropout: float | None) -> None:
-    if (target_epsilon is None) == (noise_multiplier is None):
-        raise PrivacyConfigError(
-            "give exactly one of target_epsilon (the privacy budget; the noise is calibrated to reach it) "
-            "or noise_multiplier (the noise; epsilon is computed from it)"
-            + ("" if target_epsilon is None else f"; got both target_epsilon={target_epsilon} and noise_multiplier={noise_multiplier}")
-        )
-    if noise_multiplier is not None and (isinstance(noise_multiplier, bool) or not isinstance(noise_multiplier, (int, float))
-                                         or not math.isfinite(noise_multiplier) or noise_multiplier < 0):
-        raise PrivacyConfigError(f"noise_multiplier must be a number >= 0, got {noise_multiplier!r}")
+    _check_budget(target_epsilon, noise_multiplier)
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_physical_batch_size", max_physical_batch_size)):
         if name == "max_physical_batch_size" and v is None:  # chosen from the device's memory
             continue
@@ -190,6 +181,80 @@ def _check_args(n: int, target_epsilon: Any, noise_multiplier: Any, epochs: int,
         raise ValueError(f"grad_sample_mode must be one of {', '.join(GRAD_SAMPLE_MODES)}, got {grad_sample_mode!r}")
     if dropout is not None and not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
         raise ValueError(f"dropout must be None (keep the model's) or a probability in [0, 1), got {dropout!r}")
+
+
+def _check_budget(target_epsilon: Any, noise_multiplier: Any) -> None:
+    if (target_epsilon is None) == (noise_multiplier is None):
+        raise PrivacyConfigError(
+            "give exactly one of target_epsilon (the privacy budget; the noise is calibrated to reach it) "
+            "or noise_multiplier (the noise; epsilon is computed from it)"
+            + ("" if target_epsilon is None else f"; got both target_epsilon={target_epsilon} and noise_multiplier={noise_multiplier}")
+        )
+    if target_epsilon is not None and (isinstance(target_epsilon, bool) or not isinstance(target_epsilon, (int, float))
+                                       or not math.isfinite(target_epsilon) or target_epsilon <= 0):
+        raise PrivacyConfigError(f"target epsilon must be a positive number, got {target_epsilon!r}")
+    if noise_multiplier is not None and (isinstance(noise_multiplier, bool) or not isinstance(noise_multiplier, (int, float))
+                                         or not math.isfinite(noise_multiplier) or noise_multiplier < 0):
+        raise PrivacyConfigError(f"noise_multiplier must be a number >= 0, got {noise_multiplier!r}")
+
+
+def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: float | None, delta: float, num_labels: int,
+                    scope: TrainableScope, *, epochs: int | None, batch_size: int | None, max_epochs: int | None,
+                    **given: Any) -> Recipe:
+    """The recipe for this run, with the caller's settings in place of the derived ones."""
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_epochs", max_epochs)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    if given.get("ema_decay") is not None and not (isinstance(given["ema_decay"], (int, float)) and 0 <= given["ema_decay"] < 1):
+        raise ValueError(f"ema_decay must be None (the recipe's), 0 (no averaging) or in (0, 1), got {given['ema_decay']!r}")
+    recipe = recommend(n, target_epsilon, delta, num_labels, scope, noise_multiplier=noise_multiplier, epochs=epochs,
+                       batch_size=batch_size, max_epochs=max_epochs)
+    return recipe.with_given({k: v for k, v in given.items() if v is not None or k == "dropout"})
+
+
+class WeightAverage:
+    """Exponential moving average of the trainable parameters, updated after every optimizer step.
+
+    ``decay`` weighs the past; the first steps use ``min(decay, (1 + t) / (10 + t))`` so that the
+    average does not stay anchored at the starting weights. Only the private iterates enter, so the
+    average is post-processing and costs no privacy.
+    """
+
+    def __init__(self, params: list[Any], decay: float) -> None:
+        self.params = params
+        self.decay = float(decay)
+        self.shadow = [p.detach().clone() for p in params]
+        self.updates = 0
+
+    def update(self) -> None:
+        import torch
+
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
+
+    def apply(self) -> None:
+        """Copy the average into the parameters."""
+        import torch
+
+        with torch.no_grad():
+            for p, s in zip(self.params, self.shadow):
+                p.copy_(s)
+
+
+def _evaluate_averaged(bundle: ModelBundle, model: Any, record: PrivateTrainingRecord, eval: Any, ctx: Any, max_length: int) -> None:
+    """Add the held-out metrics of the averaged (saved) weights to the last epoch's entry."""
+    if eval is None or not ctx.is_main or not record.epochs:
+        return
+    from ..metrics import dataset_metrics
+
+    model.eval()
+    probs = bundle.predict_proba(eval.texts, max_length=max_length)
+    record.epochs[-1]["eval_averaged"] = _finite(dataset_metrics(eval, probs, bundle.label_names).summary())
+    model.train()
 
 
 def _secure_generator(secure_mode: bool) -> Any:
@@ -247,18 +312,20 @@ def fine_tune_private(
     target_epsilon: float | None = None,
     noise_multiplier: float | None = None,
     delta: float | None = None,
-    max_grad_norm: float = DEFAULTS["max_grad_norm"],
-    epochs: int = DEFAULTS["epochs"],
-    batch_size: int = DEFAULTS["batch_size"],
+    max_grad_norm: float | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     max_physical_batch_size: int | None = None,
     accountant: str = DEFAULTS["accountant"],
-    trainable: str | TrainableScope = DEFAULTS["trainable"],
+    trainable: str | TrainableScope | None = None,
     grad_sample_mode: str = DEFAULTS["grad_sample_mode"],
-    lr: float = DEFAULTS["lr"],
+    lr: float | None = None,
     max_length: int = DEFAULTS["max_length"],
-    weight_decay: float = DEFAULTS["weight_decay"],
-    warmup_ratio: float = DEFAULTS["warmup_ratio"],
+    weight_decay: float | None = None,
+    warmup_ratio: float | None = None,
     dropout: float | None = DEFAULTS["dropout"],
+    ema_decay: float | None = None,
+    max_epochs: int | None = None,
     seed: int = 0,
     secure_mode: bool = False,
     cross_check: bool = True,
@@ -283,17 +350,31 @@ def fine_tune_private(
 
     With ``out_dir`` the model, tokenizer, ``training.json`` and ``privacy_ledger.json`` are
     written there in one atomic directory replacement (by rank 0).
+
+    Settings left at ``None`` (``epochs``, ``batch_size``, ``lr``, ``max_grad_norm``, ``trainable``,
+    ``warmup_ratio``, ``weight_decay``, ``ema_decay``) come from :func:`.recipe.recommend`, which
+    sees only ``n``, the budget, the number of labels and the scope; given ones are kept (the recipe
+    derives the batch for given epochs and the other way round). ``max_epochs`` caps the recipe's
+    epochs (a compute limit). ``ema_decay`` > 0 saves an exponential moving average of the weights
+    (post-processing of the private iterates, free in privacy); 0 saves the last iterate. The
+    recipe with every reason is stored in the record (``config["recipe"]``) and the ledger.
     """
     from . import ddp
 
     if len(train) == 0:
         raise ValueError("the training set is empty")
     n = len(train)
-    _check_args(n, target_epsilon, noise_multiplier, epochs, batch_size, max_physical_batch_size, max_grad_norm, lr,
-                grad_sample_mode, dropout)
+    _check_budget(target_epsilon, noise_multiplier)
     accountant = check_accountant(accountant)
     delta = default_delta(n) if delta is None else check_delta(delta, n)
-    scope = resolve_scope(trainable)
+    scope = resolve_scope(DEFAULT_SCOPE if trainable is None else trainable)
+    recipe = _resolve_recipe(n, target_epsilon, noise_multiplier, delta, train.num_labels, scope, epochs=epochs,
+                             batch_size=batch_size, max_epochs=max_epochs, lr=lr, max_grad_norm=max_grad_norm,
+                             warmup_ratio=warmup_ratio, weight_decay=weight_decay, ema_decay=ema_decay, dropout=dropout)
+    epochs, batch_size, lr, max_grad_norm = recipe.epochs, recipe.batch_size, recipe.lr, recipe.max_grad_norm
+    warmup_ratio, weight_decay, ema_decay = recipe.warmup_ratio, recipe.weight_decay, recipe.ema_decay
+    _check_args(n, target_epsilon, noise_multiplier, epochs, batch_size, max_physical_batch_size, max_grad_norm, lr,
+                grad_sample_mode, dropout)
     secure_gen = _secure_generator(secure_mode)
     adopt_label_names(bundle, train.label_names)
     adopt_problem_type(bundle, train.multi_label)
@@ -321,7 +402,8 @@ def fine_tune_private(
         "schedule": "linear", "target_epsilon": target_epsilon, "noise_multiplier": sigma, "delta": delta,
         "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
         "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
-        "secure_mode": bool(secure_mode), "world_size": ctx.world_size, "dropout": dropout,
+        "secure_mode": bool(secure_mode), "world_size": ctx.world_size, "dropout": dropout, "ema_decay": ema_decay,
+        "recipe": recipe.to_dict(),
         "problem_type": bundle.model.config.problem_type or "single_label_classification",
         "loss": "binary_cross_entropy_summed_over_labels" if train.multi_label else "cross_entropy",
     }
@@ -352,14 +434,18 @@ def fine_tune_private(
             with warnings.catch_warnings():
                 # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                average = WeightAverage(params, ema_decay) if ema_decay else None
                 eps_per_epoch = _train_loop(
                     bundle, model, forward, hooks, opt, criterion, sched, loader, acct, params,
                     named=list(zip(names, params)), ctx=ctx, record=record, eval=eval, epochs=epochs,
                     total_steps=total_steps, delta=delta, sigma=sigma, sample_rate=sample_rate, batch_size=batch_size,
                     max_grad_norm=max_grad_norm, max_physical_batch_size=max_physical_batch_size,
                     grad_sample_mode=plan.mode, max_length=max_length, show_progress=show_progress,
-                    step_callback=step_callback,
+                    step_callback=step_callback, average=average,
                 )
+                if average is not None:
+                    average.apply()
+                    _evaluate_averaged(bundle, model, record, eval, ctx, max_length)
         finally:
             hooks.cleanup()
         steps_done = int(sum(h[2] for h in acct.history))
@@ -376,7 +462,7 @@ def fine_tune_private(
         trainable_parameter_names=names, grad_sample_mode=plan.mode, per_example_gradients=plan.to_dict(),
         secure_rng=bool(secure_mode), precision=amp.precision,
         target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
-        world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(),
+        world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(), recipe=recipe.to_dict(),
     )
     if cross_check and sigma > 0 and steps_done > 0:
         ledger.independent_check = independent_epsilon(sigma, sample_rate, steps_done, delta)
@@ -639,7 +725,8 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                 params: list[Any], *, named: list[tuple[str, Any]], ctx: Any, record: PrivateTrainingRecord, eval: Any,
                 epochs: int, total_steps: int, delta: float, sigma: float, sample_rate: float, batch_size: int,
                 max_grad_norm: float, max_physical_batch_size: int, grad_sample_mode: str, max_length: int,
-                show_progress: bool, step_callback: Callable[[DPStepInfo], None] | None) -> list[float]:
+                show_progress: bool, step_callback: Callable[[DPStepInfo], None] | None,
+                average: WeightAverage | None = None) -> list[float]:
     from opacus.utils.batch_memory_manager import BatchMemoryManager
 
     from ..metrics import dataset_metrics
@@ -702,6 +789,8 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                     opt.zero_grad(set_to_none=True)
                     if state["steps"] > before:
                         sched.step()
+                        if average is not None:
+                            average.update()
                         bar.update(1)
                         if state["steps"] % eps_every == 0 and show_progress and ctx.is_main:
                             eps_now = _live_epsilon(acct, delta)

@@ -213,3 +213,22 @@ def test_per_example_gradient_method_and_reason_are_shown() -> None:
     assert rows["Per-example gradients"] == "per-example"
     assert rows["Per-example gradients: why"] == "no per-example gradient for encoder.rel_embeddings.weight"
     assert "Per-example gradients: why" not in {row["label"] for row in build(both())["models"][0]["rows"]}
+
+
+def test_recipe_is_shown_in_plain_words_with_given_settings_marked() -> None:
+    recipe = {"reasons": {"lr": "0.002: holds the noise walk at 0.025.", "batch_size": f"512 examples {XSS_SCRIPT}",
+                          "epochs": "5 (given).", "future_setting": "kept as is"},
+              "given": ["epochs"], "rule": "least compute, then most steps", "effective_noise": 3.1e-4}
+    r = both()
+    r["models"]["private"]["privacy_ledger"] = ledger(recipe=recipe)
+    view = build(r)["models"][0]["recipe"]
+    assert [row["label"] for row in view["rows"]] == ["Logical batch", "Epochs", "Learning rate", "future_setting"]
+    assert [row["given"] for row in view["rows"]] == [False, True, False, False]
+    sec = section_html(render(r))
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", sec)).split())
+    assert "Private-training recipe" in text and "0.002: holds the noise walk at 0.025." in text
+    assert "Epochs (given)" in text and "Batch and epochs rule: least compute, then most steps." in text
+    assert XSS_SCRIPT not in sec  # escaped
+    assert build(both())["models"][0]["recipe"] is None  # an older ledger without a recipe renders without one
+    r["models"]["private"]["privacy_ledger"] = ledger(recipe={"reasons": "not a dict", "given": 3})
+    assert build(r)["models"][0]["recipe"] is None

@@ -197,7 +197,7 @@ def test_empty_poisson_batches_take_a_noise_only_step(tiny_dirs, mode):
             noise.append(float(torch.cat([p.grad.reshape(-1) for _, p in info.parameters]).std()))
 
     rec = fine_tune_private(bundle, _data(12), noise_multiplier=1.0, epochs=2, batch_size=1, max_physical_batch_size=2,
-                            lr=1e-3, grad_sample_mode=mode, seed=1, show_progress=False, cross_check=False,
+                            lr=1e-3, max_grad_norm=1.0, grad_sample_mode=mode, seed=1, show_progress=False, cross_check=False,
                             step_callback=grab)
     assert rec.ledger["steps"] == len(sizes) == 24
     assert 0 in sizes and max(sizes) >= 1
