@@ -139,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--delta", type=float, default=None, help="delta (default: below 1/n, at most 1e-5)")
     g.add_argument("--max-grad-norm", type=float, default=None, help="per-example clipping norm C")
     g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
-    g.add_argument("--grad-sample-mode", default=None, choices=("auto", "ghost", "hooks", "per-example"),
-                   help="how per-example gradients are clipped (default auto: ghost clipping unless the model needs "
-                        "per-example passes); bf16 precision needs hooks or per-example")
+    g.add_argument("--grad-sample-mode", default=None, choices=("auto", "bookkeeping", "ghost", "hooks", "per-example"),
+                   help="how per-example gradients are clipped (default auto: single-pass book-keeping clipping when it "
+                        "covers every trained layer, else ghost clipping, else per-example passes); bf16 precision needs "
+                        "bookkeeping, hooks or per-example")
     g.add_argument("--max-physical-batch-size", type=int, default=None,
                    help="largest batch held in memory at once (default: measured to fit a CUDA GPU's free memory; 32 on a "
                         "CPU); never changes the sampling or epsilon")

@@ -254,6 +254,8 @@ class BookkeepingClipping:
         self.model = model
         self.max_grad_norm = float(max_grad_norm)
         self.per_sample_gradient_norms: Any = None
+        #: the clipping factors the last backward pass applied, one per example
+        self.applied_clip_factors: Any = None
         self.norm_methods: dict[str, str] = {}  # parameter -> how its norms were taken in the last pass
         roles, problems = _parameter_roles(model)
         wanted = {id(p) for p in params}
@@ -344,6 +346,7 @@ class BookkeepingClipping:
                 del part  # releases this layer's input and output gradient
                 p.grad = g if p.grad is None else p.grad + g
             self.per_sample_gradient_norms = norms.detach()
+            self.applied_clip_factors = factors.detach()
         finally:
             self._release()
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 PRECISIONS = ("auto", "fp32", "bf16")
 #: Clipping modes whose clipped sum is formed from float32 per-example quantities under bf16.
-FLOAT32_SUM_MODES = ("hooks", "per-example")
+FLOAT32_SUM_MODES = ("hooks", "per-example", "bookkeeping")
 
 
 class PrecisionError(ValueError):

@@ -285,7 +285,7 @@ def _empty_batch_grads(params: list[Any], grad_sample_mode: str) -> None:
 def _measured_norms(params: list[Any], hooks: Any, grad_sample_mode: str, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-example gradient norms of the physical batch just backpropagated: before clipping, and as clipped.
 
-    Ghost and per-example clipping happen in the backward pass: the clipped norms come from the
+    Ghost, book-keeping and per-example clipping happen in the backward pass: the clipped norms come from the
     factors applied there. Hooks mode clips in the optimizer step, where
     :class:`.clipping.OptimizerClippingMeter` measures them, so ``None`` is returned for them here.
     """
@@ -297,7 +297,7 @@ def _measured_norms(params: list[Any], hooks: Any, grad_sample_mode: str, batch:
         norms = [p.grad_sample.reshape(batch, -1).double().norm(2, dim=1) for p in params]
         return torch.stack(norms, dim=1).norm(2, dim=1).cpu().numpy(), None
     before = hooks.per_sample_gradient_norms.detach().double().cpu()
-    if grad_sample_mode == "ghost":
+    if grad_sample_mode in ("ghost", "bookkeeping"):
         after = hooks.applied_clip_factors.detach().double().cpu().abs() * before
     else:
         after = hooks.per_sample_clipped_norms.detach().double().cpu()

@@ -48,7 +48,7 @@ def _step_gradient(bundle, data, *, precision, mode, clip, physical=None):
     return seen["grads"], rec
 
 
-@pytest.mark.parametrize("mode", ["hooks", "per-example"])
+@pytest.mark.parametrize("mode", ["hooks", "per-example", "bookkeeping"])
 @pytest.mark.parametrize("name", ["bert+wordpiece", "gpt2+gpt2-bpe"])
 def test_bf16_clipped_per_example_norms_are_at_most_c(name, mode):
     """Each example alone (a logical batch of one, noise 0): the applied gradient is that example's
@@ -125,6 +125,7 @@ def test_precision_choice_by_device_and_mode():
         resolve_precision("fp16", "cpu")
     auto_bf16 = PrecisionChoice("bf16", "auto", "CUDA GPU with bfloat16 support")
     assert for_private_training(auto_bf16, "hooks").precision == "bf16"
+    assert for_private_training(auto_bf16, "bookkeeping").precision == "bf16"
     fallback = for_private_training(auto_bf16, "ghost")
     assert fallback.precision == "fp32" and "ghost" in fallback.reason
     with pytest.raises(PrivacyConfigError, match="precision='bf16' is refused"):
