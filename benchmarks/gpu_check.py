@@ -75,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     # no evaluation set: an epoch's seconds are the training steps alone
     out: dict[str, Any] = {"source": source, "n": len(train), "epochs": args.epochs, "device": args.device}
 
-    def run(private: bool) -> dict[str, Any]:
+    def run(private: bool, epochs: int = args.epochs, **options: Any) -> dict[str, Any]:
         bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names,
                             seed=args.seed)
         if str(args.device).startswith("cuda"):
@@ -83,10 +83,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         _sync(args.device)
         t0 = time.perf_counter()
         if private:
-            rec = fine_tune_private(bundle, train, target_epsilon=args.epsilon, epochs=args.epochs, batch_size=args.dp_batch,
-                                    max_length=args.max_length,
-                                    seed=args.seed, show_progress=False, cross_check=False, precision=args.precision,
-                                    max_physical_batch_size=args.physical)
+            rec = fine_tune_private(bundle, train, target_epsilon=args.epsilon, epochs=epochs, batch_size=args.dp_batch,
+                                    max_length=args.max_length, seed=args.seed, show_progress=False, cross_check=False,
+                                    max_physical_batch_size=args.physical, **{"precision": args.precision, **options})
         else:
             rec = fine_tune(bundle, train, epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
                             seed=args.seed, show_progress=False, precision=args.precision)
@@ -105,9 +104,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         return part
 
     out["nonprivate"] = run(False)
+    _write(args.part, out)  # each result is kept as soon as it is measured: a later time-out loses only the rest
     out["private"] = run(True)
     out["ratio_private_nonprivate_epoch"] = out["private"]["last_epoch_s"] / out["nonprivate"]["last_epoch_s"]
     _write(args.part, out)
+    if args.bf16_hooks:  # the private run with per-example gradients, where bf16 keeps the clipping float32
+        out["private_bf16_hooks"] = run(True, epochs=1, grad_sample_mode="hooks", precision="bf16")
+        _write(args.part, out)
 
 
 def cmd_ig(args: argparse.Namespace) -> None:
@@ -127,13 +130,45 @@ def cmd_ig(args: argparse.Namespace) -> None:
     _write(args.part, out)
 
 
+def cmd_verify(args: argparse.Namespace) -> None:
+    """On the device: a bf16 DP step's clipped per-example norms (each example alone, noise 0), measured,
+    and the batch limits the analyses get."""
+    import math
+    import warnings
+
+    from audit._device import available_bytes, batch_limits
+    from audit.data import TextDataset
+    from audit.demo import demo_splits
+    from audit.models import load_model
+    from audit.training.private import fine_tune_private
+
+    _, eval_data = demo_splits(seed=args.seed)
+    clip, ratios = 1e-3, {"bf16": [], "fp32": []}
+    for text, label in zip(eval_data.texts[: args.n], eval_data.labels[: args.n]):
+        data = TextDataset(texts=[text], labels=[label], label_names=eval_data.label_names)
+        for precision, found in ratios.items():  # fp32 shows the float32 rounding of the norm over all parameters
+            bundle = load_model(args.model, num_labels=2, device=args.device, label_names=eval_data.label_names, seed=args.seed)
+            seen: dict[str, Any] = {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=1, lr=0.0, max_grad_norm=clip,
+                                  grad_sample_mode="hooks", precision=precision, show_progress=False, cross_check=False,
+                                  step_callback=lambda info: seen.update(g=[p.grad.detach().double() for _, p in info.parameters]))
+            found.append(math.sqrt(sum(float((g ** 2).sum()) for g in seen["g"])) / clip)
+    limits = {kind: batch_limits(bundle, 64, 1024, kind=kind, max_length=128).__dict__ for kind in ("forward", "gradient")}
+    _write(args.part, {"device": args.device, "max_clipped_norm_over_c": max(ratios["bf16"]),
+                       "max_clipped_norm_over_c_fp32": max(ratios["fp32"]), "clipped_norm_over_c": ratios,
+                       "examples": len(ratios["bf16"]), "batch_limits_at_128": limits,
+                       "available_bytes": available_bytes(args.device)})
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     out_dir = Path(args.out)
     cmd = [sys.executable, "-m", "audit.cli", "demo", "--out", str(out_dir), "--device", args.device, "--quiet", *args.extra]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    out: dict[str, Any] = {"command": " ".join(cmd[1:]), "wall_s": wall, "returncode": proc.returncode}
+    out: dict[str, Any] = {"command": " ".join(cmd[1:]), "device": args.device, "wall_s": wall, "returncode": proc.returncode}
     if proc.returncode != 0:
         out["stderr_tail"] = proc.stderr[-2000:]
     results = out_dir / "results.json"
@@ -146,7 +181,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def _load_parts(directory: Path) -> dict[str, Any]:
     parts = {}
-    for name in ("train", "ig", "demo", "cost", "env"):
+    for name in ("train", "ig", "demo", "cost", "env", "verify"):
         path = directory / f"{name}.json"
         if path.is_file():
             try:
@@ -162,7 +197,7 @@ def _fmt(x: Any, spec: str = ".1f", unit: str = "") -> str:
 
 def table_rows(parts: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(what, measured, target) rows of the summary table."""
-    train, ig, demo = parts.get("train", {}), parts.get("ig", {}), parts.get("demo", {})
+    train, ig, demo, verify = parts.get("train", {}), parts.get("ig", {}), parts.get("demo", {}), parts.get("verify", {})
     nonp, priv = train.get("nonprivate", {}), train.get("private", {})
     rows = [("DP step / non-private step, default scope (bench_dp.py cost)", "see the cost matrix above", "<= 1.35x time, <= 1.2x memory")]
     if priv:
@@ -177,8 +212,19 @@ def table_rows(parts: dict[str, Any]) -> list[tuple[str, str, str]]:
     if demo:
         t = demo.get("timings") or {}
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if k in ("train", "train_private", "audit", "render") and v)
-        rows.append(("audit demo --device cuda", f"{_fmt(demo.get('wall_s'))} s ({stages})" if demo.get("returncode") == 0
-                     else f"failed (exit {demo.get('returncode')})", "<= 40 s"))
+        measured = (f"{_fmt(demo.get('wall_s'))} s ({stages})" if demo.get("returncode") == 0
+                    else f"failed (exit {demo.get('returncode')})")
+        rows.append((f"audit demo --device {demo.get('device', 'cuda')}", measured, "<= 40 s"))
+    hooks = train.get("private_bf16_hooks")
+    if hooks and nonp:
+        rows.append(("private training, hooks clipping in bf16, 1 epoch (with start-up)",
+                     f"{_fmt(hooks.get('last_epoch_s'))} s = {_fmt(hooks['last_epoch_s'] / nonp['last_epoch_s'], '.2f')}x "
+                     f"non-private (physical batch {hooks.get('max_physical_batch_size')})", "-"))
+    if verify:
+        rows.append((f"DP step (hooks), clipped per-example norm / C, measured ({verify.get('examples')} examples alone)",
+                     f"bf16 max {_fmt(verify.get('max_clipped_norm_over_c'), '.7f')}, "
+                     f"fp32 max {_fmt(verify.get('max_clipped_norm_over_c_fp32'), '.7f')}",
+                     "bf16 no worse than fp32 (float32 rounding)"))
     if ig:
         for key in ("adaptive", "clenshaw_curtis_50"):
             if key in ig:
@@ -215,12 +261,15 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--precision", default="auto")
     t.add_argument("--epsilon", type=float, default=8.0, help="target epsilon of the private run")
     t.add_argument("--agnews", default=None, help="directory with AG News (used when it exists)")
+    t.add_argument("--bf16-hooks", action="store_true", help="also one private epoch with hooks clipping in bf16")
     g = sub.add_parser("ig")
     g.add_argument("--n", type=int, default=64)
     g.add_argument("--repeats", type=int, default=3)
     d = sub.add_parser("demo")
     d.add_argument("--out", required=True)
-    for c in (t, g, d):
+    v = sub.add_parser("verify")
+    v.add_argument("--n", type=int, default=4)
+    for c in (t, g, d, v):
         c.add_argument("--device", default="cuda")
         c.add_argument("--model", default=None)
         c.add_argument("--seed", type=int, default=0)
@@ -234,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    {"train": cmd_train, "ig": cmd_ig, "demo": cmd_demo, "table": cmd_table}[args.cmd](args)
+    {"train": cmd_train, "ig": cmd_ig, "demo": cmd_demo, "verify": cmd_verify, "table": cmd_table}[args.cmd](args)
 
 
 if __name__ == "__main__":

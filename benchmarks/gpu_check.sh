@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU measurement of the speed work in one run (about 5 minutes on one H100/H200):
+#   0. a bf16 DP step's clipped per-example norms on the device, measured (each must be <= C);
 #   1. training throughput: non-private and private fine-tuning of the embedded backbone on 8,000
 #      texts (AG News when CARRY/agnews or shared/data/agnews exists, else generated demo reviews): seconds per
 #      epoch, texts per second, private / non-private epoch ratio;
@@ -13,7 +14,8 @@
 #   bash benchmarks/gpu_check.sh [--carry DIR] [--wheelhouse DIR] [--backbone DIR] [--work DIR] [--cpu-smoke]
 #
 #   --carry DIR       a directory made by tools/prepare_gpu_carry.py: DIR/wheels and DIR/backbone
-#   --wheelhouse DIR  install the wheels in DIR (pip install --no-index --find-links DIR --no-deps)
+#   --wheelhouse DIR  install the wheels in DIR that are not installed (pip install --no-index --no-deps
+#                     --target WORK/pylib, put on PYTHONPATH)
 #   --backbone DIR    rebuild the embedded backbone package from the float16 safetensors copy in DIR
 #   --work DIR        where parts, logs and the rebuilt backbone go (default: a new temporary directory)
 #   --cpu-smoke       the same steps on the CPU with tiny sizes, to check the script without a GPU
@@ -23,7 +25,7 @@
 set -u -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${PYTHON:-python}"
+PY="${PYTHON:-$(command -v python || command -v python3)}"
 SMOKE=0
 CARRY=""
 WHEELS=""
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --wheelhouse) WHEELS="$2"; shift ;;
     --backbone) BACKBONE="$2"; shift ;;
     --work) WORK="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,28 +54,32 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONPATH="$ROOT${PYTHONPA
 START=$SECONDS
 
 if [ "$SMOKE" = 1 ]; then
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"  # a shared CPU: spinning OpenMP threads slow everything down
   DEVICE=cpu
-  TRAIN_ARGS=(--n 64 --epochs 1 --dp-batch 16 --max-length 32)
+  TRAIN_ARGS=(--n 64 --epochs 1 --dp-batch 16 --max-length 32 --bf16-hooks)
+  VERIFY_ARGS=(--n 2)
   IG_ARGS=(--n 4 --repeats 1)
   DEMO_ARGS=(--n 400 --epochs 1 --private-epochs 1 --no-privacy-audit --no-pii-scan --examples 1 --ig-steps 16
-             --faithfulness-examples 4 --attack-texts 4)
+             --faithfulness-examples 4 --no-robustness)
   COST_ARGS=(--device cpu --batch 8 --physical 4 --seq-len 16)
-  DEFAULT_LIMITS=(300 120 600 600)
+  DEFAULT_LIMITS=(600 300 900 900 300)
 else
   DEVICE=cuda
-  TRAIN_ARGS=(--n 8000 --epochs 2)
+  TRAIN_ARGS=(--n 8000 --epochs 2 --bf16-hooks)
+  VERIFY_ARGS=(--n 4)
   for d in "${CARRY:+$CARRY/agnews}" "$ROOT/shared/data/agnews" "$ROOT/../shared/data/agnews" "$ROOT/../../shared/data/agnews"; do
     if [ -n "$d" ] && [ -d "$d" ]; then TRAIN_ARGS+=(--agnews "$d"); break; fi
   done
   IG_ARGS=(--n 64 --repeats 3)
   DEMO_ARGS=()
   COST_ARGS=(--device cuda --batch 256 --physical 128 --seq-len 64)
-  DEFAULT_LIMITS=(100 45 120 130)
+  DEFAULT_LIMITS=(110 45 120 130 40)
 fi
 LIMIT_TRAIN=${GPU_CHECK_TIMEOUT_TRAIN:-${DEFAULT_LIMITS[0]}}
 LIMIT_IG=${GPU_CHECK_TIMEOUT_IG:-${DEFAULT_LIMITS[1]}}
 LIMIT_DEMO=${GPU_CHECK_TIMEOUT_DEMO:-${DEFAULT_LIMITS[2]}}
 LIMIT_COST=${GPU_CHECK_TIMEOUT_COST:-${DEFAULT_LIMITS[3]}}
+LIMIT_VERIFY=${GPU_CHECK_TIMEOUT_VERIFY:-${DEFAULT_LIMITS[4]}}
 
 say() { echo "[gpu_check $((SECONDS - START))s] $*"; }
 
@@ -90,10 +96,11 @@ for wheel in sorted(Path(sys.argv[1]).glob("*.whl")):
     except metadata.PackageNotFoundError:
         print(wheel)
 ' "$WHEELS")
-  say "installing ${#MISSING[@]} wheel(s) from $WHEELS (the others are installed)"
-  if [ ${#MISSING[@]} -gt 0 ]; then
-    "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps "${MISSING[@]}" > "$WORK/logs/pip.log" 2>&1 \
-      || { echo "gpu_check: pip install from $WHEELS failed:"; tail -20 "$WORK/logs/pip.log"; exit 1; }
+  say "installing ${#MISSING[@]} wheel(s) from $WHEELS into $WORK/pylib (the others are installed)"
+  if [ ${#MISSING[@]} -gt 0 ]; then  # into a directory of this run: the machine's Python is left as it is
+    "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps --target "$WORK/pylib" "${MISSING[@]}" \
+      > "$WORK/logs/pip.log" 2>&1 || { echo "gpu_check: pip install from $WHEELS failed:"; tail -20 "$WORK/logs/pip.log"; exit 1; }
+    export PYTHONPATH="$PYTHONPATH:$WORK/pylib"
   fi
 fi
 if [ -n "$BACKBONE" ]; then
@@ -140,13 +147,18 @@ step() {  # step NAME LIMIT command...: run with a time limit, log, and note a t
   return 0
 }
 
+step verify "$LIMIT_VERIFY" "$PY" benchmarks/gpu_check.py verify --device "$DEVICE" --part "$WORK/parts/verify.json" "${VERIFY_ARGS[@]}"
 step train "$LIMIT_TRAIN" "$PY" benchmarks/gpu_check.py train --device "$DEVICE" --part "$WORK/parts/train.json" "${TRAIN_ARGS[@]}"
 step ig "$LIMIT_IG" "$PY" benchmarks/gpu_check.py ig --device "$DEVICE" --part "$WORK/parts/ig.json" "${IG_ARGS[@]}"
 step demo "$LIMIT_DEMO" "$PY" benchmarks/gpu_check.py demo --device "$DEVICE" --out "$WORK/demo" --part "$WORK/parts/demo.json" \
   "${DEMO_ARGS[@]}"
 COST_RECORD=()
-if "$PY" benchmarks/bench_dp.py cost --help 2>/dev/null | grep -q -- "--record"; then
+COST_HELP="$("$PY" benchmarks/bench_dp.py cost --help 2>/dev/null)"
+if grep -q -- "--record" <<< "$COST_HELP"; then
   COST_RECORD=(--record "gpu_check-cost-$(date -u +%Y%m%dT%H%M%SZ)$([ "$SMOKE" = 1 ] && echo -smoke)")
+fi
+if [ "$SMOKE" = 1 ] && grep -q -- "--scopes" <<< "$COST_HELP"; then
+  COST_ARGS+=(--scopes lora)  # one scope is enough to check the call
 fi
 step cost "$LIMIT_COST" "$PY" benchmarks/bench_dp.py cost "${COST_ARGS[@]}" "${COST_RECORD[@]}"
 
