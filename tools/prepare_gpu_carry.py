@@ -33,11 +33,9 @@ from importlib import metadata
 from pathlib import Path
 
 #: Packages the GPU machine lacks that the measured paths import, with their own dependencies that it
-#: lacks too (torch, numpy, scipy and transformers' dependencies are there). captum and shap are left
-#: out: the measured paths do not use them (integrated gradients' adaptive engine is the library's own),
-#: and their dependencies (matplotlib, numba with llvmlite) would not fit.
+#: lacks too (torch, numpy, scipy, matplotlib, numba and transformers' dependencies are there).
 WHEELS = ("opacus", "opt-einsum", "dp-accounting", "absl-py", "attrs", "dm-tree", "wrapt", "mpmath", "phonenumbers",
-          "python-stdnum")
+          "python-stdnum", "captum", "shap", "slicer")
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 PYTHON_VERSION = "3.12"
 #: The carry directory travels with the working tree, which allows 64 MiB in all.
