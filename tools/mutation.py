@@ -24,9 +24,10 @@ Options: ``--modules`` (comma-separated names from ``--list``), ``--tests`` (pyt
 files replacing the module's own subset), ``--out`` (folder for ``summary.json`` and
 ``summary.md``, default ``.bench/mutation/<timestamp>``), ``--jobs`` (mutants tested at once,
 default 1), ``--timeout-multiplier`` and ``--timeout-constant`` (a mutant is stopped as a timeout
-after multiplier x (its tests' clean time + constant) seconds of wall time, twice that of CPU;
-defaults 4 and 5 s), ``--sample N`` (test N covered mutants per module drawn at random, with
-``--seed``; the score is then an estimate with its interval), ``--all-functions`` (mutate every function of the module, not
+after multiplier x (its tests' clean time + constant + 1.5 x the fixture time of the subset)
+seconds of wall time, twice that of CPU; defaults 3 and 5 s), ``--sample N`` (test N covered mutants per module drawn at random, with
+``--seed``; the score is then an estimate with its interval), ``--mutants`` (only mutants whose
+names match these globs, e.g. to re-test the survivors of an earlier run), ``--all-functions`` (mutate every function of the module, not
 only the numeric ones listed below).
 
 How it works, per module: the repository (audit/, reports/, modelcard/, tests/) is copied to
@@ -44,6 +45,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,7 +111,7 @@ MODULES: list[Module] = [
            _fn("PrivacyCurve.__init__", "PrivacyCurve.delta", "PrivacyCurve.epsilon", "PrivacyCurve.tpr_bound",
                "PrivacyCurve.gaussian_mu", "tradeoff_bound", "single_pair_tpr_bound", "dp_bound_check"),
            "DP trade-off curve and the check of observed attack points against it"),
-    Module("privacy.stats", "audit/privacy/stats.py", [_P + "test_priv_stats.py"],
+    Module("privacy.stats", "audit/privacy/stats.py", [_P + "test_priv_stats.py", _P + "test_priv_stats_exact.py"],
            _fn("_as_scores", "clopper_pearson_lower", "clopper_pearson_upper", "_check_count", "roc_curve", "auc",
                "_auc_rows", "allowed_false_positives", "_threshold_rows", "tpr_at_fpr", "_youden_rows",
                "best_balanced_accuracy", "downsample_roc", "attack_metrics"),
@@ -122,7 +124,8 @@ MODULES: list[Module] = [
            [_P + "test_priv_membership.py::test_statistics_from_logits",
             _P + "test_priv_membership.py::test_untrained_model_is_at_chance",
             _P + "test_priv_membership.py::test_reference_scores_are_target_minus_out_mean",
-            _P + "test_priv_membership.py::test_reference_recipe_and_validation"],
+            _P + "test_priv_membership.py::test_reference_recipe_and_validation",
+            _P + "test_priv_membership_sample.py"],
            _fn("_check_labels", "log_prob_from_logits", "margin_from_logits", "ExampleStats.from_logits",
                "LossAttack.score", "balanced_sample", "membership_inference"),
            "per-example loss/margin statistics and the membership attack wiring"),
@@ -130,7 +133,9 @@ MODULES: list[Module] = [
            [_T + "test_private.py::test_one_step_equals_clipped_mean_of_per_example_gradients[bert-hooks]",
             _T + "test_private.py::test_one_step_equals_clipped_mean_of_per_example_gradients[bert-ghost]",
             _T + "test_private.py::test_a_weight_also_read_outside_its_layer_is_never_ghost_clipped",
-            _T + "test_private.py::test_layer_norm_per_example_gradients_with_and_without_bias"],
+            _T + "test_private.py::test_layer_norm_per_example_gradients_with_and_without_bias",
+            _T + "test_private.py::test_zoo_one_step_equals_per_example_loop[albert+unigram-cls-all-auto]",
+            _T + "test_private.py::test_zoo_one_step_equals_per_example_loop[albert+unigram-cls-all-per-example]"],
            _fn("ghost_hooks", "PerExampleClipping.__init__", "PerExampleClipping.criterion",
                "PerExampleClipping.example", "PerExampleClipping.backward", "_PerExampleTensor.backward"),
            "per-example clipping (ghost hooks and the per-example loop)"),
@@ -165,11 +170,13 @@ MODULES: list[Module] = [
            _fn("clenshaw_curtis", "IntegratedGradients.baseline_embeddings", "IntegratedGradients.mean_baseline_rows",
                "IntegratedGradients._explain_nested", "_FixedRule.*", "_AdaptiveSimpson.*", "completeness_summary"),
            "integrated gradients: quadrature rules, baselines, the adaptive integrator"),
-    Module("attribution.faithfulness", "audit/attribution/faithfulness.py", [_A + "test_attr_faithfulness.py"],
+    Module("attribution.faithfulness", "audit/attribution/faithfulness.py",
+           [_A + "test_attr_faithfulness.py", _A + "test_attr_faithfulness_exact.py"],
            _fn("Protocol.count", "_units", "unit_scores", "ranking", "trapezoid", "_aopc", "evaluate_faithfulness",
                "rank_methods"),
            "comprehensiveness/sufficiency, AOPC and the ranking of methods"),
-    Module("attribution.stats", "audit/attribution/_stats.py", [_A + "test_attr_plausibility.py"], ["*"],
+    Module("attribution.stats", "audit/attribution/_stats.py",
+           [_A + "test_attr_plausibility.py", _A + "test_attr_stats_exact.py"], ["*"],
            "rank statistics and intervals used by the attribution checks"),
 ]
 
@@ -302,21 +309,26 @@ def _prepare(work: Path) -> None:
             shutil.copy2(src, work / name)
 
 
-def _covered_statements(work: Path, mod: Module, tests: list[str]) -> tuple[list[int], set[int]]:
-    """(statement lines, executed statement lines) of ``mod`` under its test subset."""
+def _covered_statements(work: Path, mod: Module, tests: list[str]) -> tuple[list[int], set[int], float]:
+    """(statement lines, executed statement lines) of ``mod`` under its test subset, and the subset's fixture time.
+
+    mutmut times only the test calls; the fixture time (tiny models are built in fixtures) is
+    measured here so that the timeout can allow for it.
+    """
     data = work / ".coverage-subset"
     cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={mod.path}",
-           "-m", "pytest", "-q", "-x", *PYTEST_ARGS, *tests]
+           "-m", "pytest", "-q", "-x", "--durations=0", "--durations-min=0", *PYTEST_ARGS, *tests]
     proc = subprocess.run(cmd, cwd=work, env=_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{mod.name}: the test subset does not pass on the unmutated code:\n{proc.stdout[-3000:]}"
                          f"\n{proc.stderr[-2000:]}")
+    fixtures = sum(float(m.group(1)) for m in re.finditer(r"^([0-9.]+)s (?:setup|teardown) ", proc.stdout, re.M))
     import coverage
 
     cov = coverage.Coverage(data_file=str(data))
     cov.load()
     _, statements, _, missing, _ = cov.analysis2(str(work / mod.path))
-    return sorted(statements), set(statements) - set(missing)
+    return sorted(statements), set(statements) - set(missing), fixtures
 
 
 def _mark_coverage(mutants: list[Mutant], statements: list[int], executed: set[int]) -> None:
@@ -385,24 +397,30 @@ def _interval(k: int, n: int) -> list[float] | None:
 
 
 def run_module(mod: Module, tests: list[str], out: Path, *, jobs: int, timeout_multiplier: float,
-               all_functions: bool, sample: int | None, seed: int, timeout_constant: float) -> dict[str, Any]:
+               all_functions: bool, sample: int | None, seed: int, timeout_constant: float,
+               only: list[str] | None = None) -> dict[str, Any]:
     work = ROOT / ".bench" / "mutation" / "work" / mod.name
     print(f"[{mod.name}] preparing {work}", flush=True)
     _prepare(work)
-    _write_config(work, mod, tests, timeout_multiplier, timeout_constant)
+    _write_config(work, mod, tests, timeout_multiplier, timeout_constant)  # mutmut's mutant list reads it
     t0 = time.perf_counter()
     os.chdir(work)
     try:
         mutants = _list_mutants(mod)
         if not all_functions:
             mutants = _selected(mutants, mod.functions)
+        if only:
+            mutants = [m for m in mutants if any(fnmatch.fnmatchcase(m.name.rsplit(".", 1)[-1], p) for p in only)]
         print(f"[{mod.name}] {len(mutants)} mutants; coverage run of {len(tests)} test selections", flush=True)
-        statements, executed = _covered_statements(work, mod, tests)
+        statements, executed, fixture_s = _covered_statements(work, mod, tests)
+        constant = timeout_constant + 1.5 * fixture_s  # each forked run builds the fixtures again
+        _write_config(work, mod, tests, timeout_multiplier, constant)
         _mark_coverage(mutants, statements, executed)
         tested = _sample(mutants, sample, seed)
         n_covered = sum(m.covered for m in mutants)
         print(f"[{mod.name}] running {len(tested)} of {n_covered} covered mutants "
-              f"({len(mutants) - n_covered} on lines the tests never run)", flush=True)
+              f"({len(mutants) - n_covered} on lines the tests never run); fixtures {fixture_s:.1f} s, "
+              f"timeout {timeout_multiplier} x (clean time + {constant:.1f} s)", flush=True)
         mutmut_s = _run_mutmut(work, [m.name for m in tested], jobs, out / f"mutmut-{mod.name}.log") if tested else 0.0
         _read_results(work, mod, mutants, {m.name for m in tested})
     finally:
@@ -420,6 +438,7 @@ def run_module(mod: Module, tests: list[str], out: Path, *, jobs: int, timeout_m
         "score": detected / counts["tested"] if counts["tested"] else None,
         "score_95ci": _interval(detected, counts["tested"]),
         "seconds": round(time.perf_counter() - t0, 1), "mutmut_seconds": round(mutmut_s, 1),
+        "fixture_seconds": round(fixture_s, 1), "timeout_constant": round(constant, 1),
         "mutants": [asdict(m) for m in mutants],
     }
     print(f"[{mod.name}] " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" in {result['seconds']} s",
@@ -476,13 +495,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", nargs="+", help="pytest node ids or files replacing each chosen module's subset")
     p.add_argument("--out", type=Path, help="folder for summary.json and summary.md (default .bench/mutation/<time>)")
     p.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
-    p.add_argument("--timeout-multiplier", type=float, default=4.0,
-                   help="a mutant's wall-clock limit is this x (clean time of its tests + the constant); default 4")
-    p.add_argument("--timeout-constant", type=float, default=5.0,
-                   help="seconds added to the tests' clean time for fixtures and start-up; default 5")
+    p.add_argument("--timeout-multiplier", type=float, default=3.0,
+                   help="a mutant's wall-clock limit is this x (clean time of its tests + constant + 1.5 x the "
+                        "subset's fixture time); default 3")
+    p.add_argument("--timeout-constant", type=float, default=5.0, help="seconds for start-up; default 5")
     p.add_argument("--all-functions", action="store_true", help="mutate every function, not only the listed ones")
     p.add_argument("--sample", type=int, help="test only this many covered mutants per module, drawn at random")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--mutants", nargs="+", help="only these mutants (globs over names as in the summary, "
+                                                  "e.g. x_mean_ci__mutmut_6 'x_spearman__*'), e.g. to re-test survivors")
     p.add_argument("--list", action="store_true", help="show modules, test subsets and mutant counts, run nothing")
     a = p.parse_args(argv)
 
@@ -519,13 +540,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = {"modules": names, "tests": a.tests, "jobs": a.jobs, "timeout_multiplier": a.timeout_multiplier,
                 "timeout_constant": a.timeout_constant,
-                "all_functions": a.all_functions, "sample": a.sample, "seed": a.seed,
+                "all_functions": a.all_functions, "sample": a.sample, "seed": a.seed, "mutants": a.mutants,
                 "cpu_count": os.cpu_count()}
     results = []
     for mod in chosen:
         results.append(run_module(mod, a.tests or mod.tests, out, jobs=a.jobs,
                                   timeout_multiplier=a.timeout_multiplier, all_functions=a.all_functions,
-                                  sample=a.sample, seed=a.seed, timeout_constant=a.timeout_constant))
+                                  sample=a.sample, seed=a.seed, timeout_constant=a.timeout_constant,
+                                  only=a.mutants))
         write_summary(results, out, settings)  # keep what is done if a later module fails
     print(f"summary: {out / 'summary.md'}")
     return 0
