@@ -398,6 +398,7 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
     scopes = [s for s in args.scopes.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
     started = time.perf_counter()
+    rec.add("load_average_start", [round(x, 2) for x in os.getloadavg()])  # other jobs on the machine (1, 5, 15 minutes)
     _preload()
     per_scope: dict[str, dict[str, Any]] = {}
     for scope in scopes:
@@ -412,7 +413,9 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
         _print_scope(rec, scope, res)
     ratios = _ratios(per_scope, modes)
     _print_matrix(rec, args, per_scope, ratios, modes)
-    rec.print(f"\nwhole matrix: {time.perf_counter() - started:.0f} s")
+    rec.add("load_average_end", [round(x, 2) for x in os.getloadavg()])
+    rec.print(f"\nwhole matrix: {time.perf_counter() - started:.0f} s; load average (1, 5, 15 min) at the start "
+              f"{rec.data['load_average_start']}, at the end {rec.data['load_average_end']}")
     rec.add("per_scope", per_scope)
     rec.add("ratios", ratios)
     rec.add("matrix_seconds", time.perf_counter() - started)
