@@ -247,3 +247,23 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return repr(obj)
+
+
+def fmt_load(load) -> str:
+    return ", ".join(f"{x:.1f}" for x in load)
+
+
+def check_repeats(rec, timing: dict, repeats: int) -> None:
+    """At least 10 timed runs for sub-second work; fewer only when every run takes seconds."""
+    fast = [name for name, t in timing.items() if t["median_s"] < 1.0]
+    if fast and repeats < MIN_REPEATS:
+        rec.print(f"WARNING: {', '.join(fast)} take under a second per run; use --repeats {MIN_REPEATS} or more")
+
+
+def model_identity(bundle, model_dir) -> dict:
+    """Where the model came from, with the checkpoint's own hash when its training record has one."""
+    info = {"source": str(bundle.source)}
+    record = Path(model_dir, "training.json") if model_dir else None
+    if record is not None and record.is_file():
+        info["model_sha256"] = json.loads(record.read_text()).get("model_sha256")
+    return info

@@ -168,12 +168,12 @@ def main() -> None:
               f"(mean {np.mean(lengths):.1f})")
     rec.print(f"torch threads {args.threads} intra-op in both processes; timing: {args.warmup} warm-up + {args.repeats} timed runs "
               "per side, round-robin; " + ("CUDA synchronised before and after each run" if cuda else "CPU (no device synchronisation needed)"))
-    rec.add("model", model_identity(bundle, args.model))
+    rec.add("model", _record.model_identity(bundle, args.model))
     rec.add("load_average_at_start", os.getloadavg())
     attributions = explain(rec, bundle, texts, targets, args)
     compare(rec, bundle, attributions, args)
     rec.add("load_average_at_end", os.getloadavg())
-    rec.print(f"machine load average (1, 5, 15 min) at start {fmt_load(rec.data['load_average_at_start'])}, at end {fmt_load(os.getloadavg())}")
+    rec.print(f"machine load average (1, 5, 15 min) at start {_record.fmt_load(rec.data['load_average_at_start'])}, at end {_record.fmt_load(os.getloadavg())}")
     rec.save()
 
 
@@ -211,7 +211,7 @@ def compare(rec, bundle, attributions, args) -> None:
         fns["ferret"] = ferret.run
     try:
         timing, last = _record.time_interleaved(fns, repeats=args.repeats, warmup=args.warmup, device=str(bundle.device))
-        check_repeats(rec, timing, args.repeats)
+        _record.check_repeats(rec, timing, args.repeats)
         ferret_values = ferret.results() if ferret is not None else None
     finally:
         if ferret is not None:
@@ -380,26 +380,6 @@ class FerretProcess:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
         self.tmp.cleanup()
-
-
-def fmt_load(load) -> str:
-    return ", ".join(f"{x:.1f}" for x in load)
-
-
-def check_repeats(rec, timing: dict, repeats: int) -> None:
-    """At least 10 timed runs for sub-second work; fewer only when every run takes seconds."""
-    fast = [name for name, t in timing.items() if t["median_s"] < 1.0]
-    if fast and repeats < _record.MIN_REPEATS:
-        rec.print(f"WARNING: {', '.join(fast)} take under a second per run; use --repeats {_record.MIN_REPEATS} or more")
-
-
-def model_identity(bundle, model_dir) -> dict:
-    """Where the model came from, with the checkpoint's own hash when its training record has one."""
-    info = {"source": str(bundle.source)}
-    record = Path(model_dir, "training.json") if model_dir else None
-    if record is not None and record.is_file():
-        info["model_sha256"] = json.loads(record.read_text()).get("model_sha256")
-    return info
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ Use a fine-tuned model: an untrained head gives a nearly linear path that any ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -249,7 +248,7 @@ def main() -> None:
     check_baseline(bundle, held)
     lengths = bundle.token_lengths(held)
     rec.add("splits", {"tuning": tune_idx, "held_out": held_idx})
-    rec.add("model", model_identity(bundle, args.model))
+    rec.add("model", _record.model_identity(bundle, args.model))
     rec.add("load_average_at_start", os.getloadavg())
     rec.print(f"model {bundle.source} ({args.dtype}) on {bundle.device}; explained output: {args.output} of the predicted class; "
               f"held-out {len(held)} texts, {min(lengths)}-{max(lengths)} tokens (mean {np.mean(lengths):.1f}); tuning {len(tune)} other texts")
@@ -288,7 +287,7 @@ def main() -> None:
     rows.append((usual_a, "adaptive", DEFAULT_TOLERANCE))
     fns = {label: (lambda kind=kind, setting=setting: run[kind](held, t_held, setting)) for label, kind, setting in rows}
     timing, results = _record.time_interleaved(fns, repeats=args.repeats, warmup=args.warmup, device=str(bundle.device))
-    check_repeats(rec, timing, args.repeats)
+    _record.check_repeats(rec, timing, args.repeats)
     fixed = run["fixed"](held, t_held, args.steps)
     agreement = max(float(np.linalg.norm(a - c) / max(np.linalg.norm(c), 1e-300))
                     for a, c in zip(scores_of(fixed), scores_of(results[usual_c])))
@@ -318,7 +317,7 @@ def main() -> None:
     if conv > 0.1 * min(v["accuracy"]["p95"] for v in table.values()):
         rec.print(f"WARNING: the reference's convergence check ({conv:.1e}) is not well below every 95th percentile; raise --ref-steps")
     rec.add("load_average_at_end", os.getloadavg())
-    rec.print(f"machine load average (1, 5, 15 min) at start {fmt_load(rec.data['load_average_at_start'])}, at end {fmt_load(os.getloadavg())}")
+    rec.print(f"machine load average (1, 5, 15 min) at start {_record.fmt_load(rec.data['load_average_at_start'])}, at end {_record.fmt_load(os.getloadavg())}")
     rec.save()
 
 
@@ -390,26 +389,6 @@ def verdict(captum: dict, adaptive: dict) -> str:
     if not worse:
         return f"ours at least as accurate ({numbers})"
     return f"NOT at equal accuracy: ours has the larger {' and '.join(worse)} ({numbers})"
-
-
-def fmt_load(load) -> str:
-    return ", ".join(f"{x:.1f}" for x in load)
-
-
-def check_repeats(rec, timing: dict, repeats: int) -> None:
-    """At least 10 timed runs for sub-second work; fewer only when every run takes seconds."""
-    fast = [name for name, t in timing.items() if t["median_s"] < 1.0]
-    if fast and repeats < _record.MIN_REPEATS:
-        rec.print(f"WARNING: {', '.join(fast)} take under a second per run; use --repeats {_record.MIN_REPEATS} or more")
-
-
-def model_identity(bundle, model_dir) -> dict:
-    """Where the model came from, with the checkpoint's own hash when its training record has one."""
-    info = {"source": str(bundle.source)}
-    record = Path(model_dir, "training.json") if model_dir else None
-    if record is not None and record.is_file():
-        info["model_sha256"] = json.loads(record.read_text()).get("model_sha256")
-    return info
 
 
 if __name__ == "__main__":
