@@ -15,28 +15,34 @@ virtual environment that also sees the project's environment, then run this scri
         > .bench/mutation-venv/lib/python3.11/site-packages/project-env.pth   # torch, transformers, ...
 
     .bench/mutation-venv/bin/python tools/mutation.py --list             # modules, tests, mutant counts
-    .bench/mutation-venv/bin/python tools/mutation.py                    # every module (about 45 min on 2 cores)
-    .bench/mutation-venv/bin/python tools/mutation.py --modules privacy.stats,attribution.stats
+    .bench/mutation-venv/bin/python tools/mutation.py --modules attribution.stats --jobs 2   # ~3 min
+    .bench/mutation-venv/bin/python tools/mutation.py --sample 12 --jobs 2   # every module, 12 mutants each
     .bench/mutation-venv/bin/python tools/mutation.py --modules privacy.canaries \\
         --tests tests/privacy/test_priv_canaries.py --out .bench/mutation/canaries
+    .bench/mutation-venv/bin/python tools/mutation.py --modules privacy.membership \\
+        --mutants x_balanced_sample__mutmut_33                        # re-test one survivor
+
+Every module in full is about 4,400 mutants, many hours on 2 cores; docs/development.md gives
+the measured times.
 
 Options: ``--modules`` (comma-separated names from ``--list``), ``--tests`` (pytest node ids or
 files replacing the module's own subset), ``--out`` (folder for ``summary.json`` and
 ``summary.md``, default ``.bench/mutation/<timestamp>``), ``--jobs`` (mutants tested at once,
-default 1), ``--timeout-multiplier`` and ``--timeout-constant`` (a mutant is stopped as a timeout
-after multiplier x (its tests' clean time + constant + 1.5 x the fixture time of the subset)
-seconds of wall time, twice that of CPU; defaults 3 and 5 s), ``--sample N`` (test N covered mutants per module drawn at random, with
-``--seed``; the score is then an estimate with its interval), ``--mutants`` (only mutants whose
-names match these globs, e.g. to re-test the survivors of an earlier run), ``--all-functions`` (mutate every function of the module, not
-only the numeric ones listed below).
+default 1), ``--timeout-multiplier`` and ``--timeout-constant`` (a mutant is stopped as a
+timeout after multiplier x (its tests' clean time + constant + 1.5 x the fixture time of the
+subset) seconds of wall time, twice that of CPU; defaults 3 and 5 s), ``--sample N`` (test N
+covered mutants per module drawn at random, with ``--seed``; the score is then an estimate with
+its interval), ``--mutants`` (only mutants whose names match these globs, e.g. to re-test the
+survivors of an earlier run), ``--all-functions`` (mutate every function of the module, not only
+the numeric ones listed below).
 
 How it works, per module: the repository (audit/, reports/, modelcard/, tests/) is copied to
 ``.bench/mutation/work/<module>``; one coverage run of the test subset finds the lines the tests
-execute; mutmut lists every mutant of the chosen functions, skipping lines that only build
-messages (``raise``, warnings, notes); mutants on lines the subset never executes are counted
-as "no coverage" without running; the rest are run by mutmut, which forks a warmed-up pytest per
-mutant and runs only the tests that call the mutated function. Counts per module and every
-surviving mutant (file, line, diff) go to the summary.
+execute and times the fixtures; mutmut lists every mutant of the chosen functions, skipping lines
+that only build messages (``raise``, warnings, notes); mutants on lines the subset never executes
+are counted as "no coverage" without running; the rest are run by mutmut, which forks a
+warmed-up pytest per mutant and runs only the tests that call the mutated function. Counts per
+module and every surviving mutant (file, line, diff) go to the summary.
 """
 
 from __future__ import annotations
@@ -148,7 +154,8 @@ MODULES: list[Module] = [
             _T + "test_ledger.py::test_calibrated_noise_meets_the_target",
             _T + "test_ledger.py::test_calibration_refuses_impossible_budgets",
             _T + "test_ledger.py::test_no_noise_means_infinite_epsilon_and_zero_steps_zero_epsilon",
-            _T + "test_ledger.py::test_ledger_round_trip_and_strict_json"],
+            _T + "test_ledger.py::test_ledger_round_trip_and_strict_json",
+            _T + "test_ledger_exact.py"],
            _fn("check_accountant", "default_delta", "check_delta", "compute_epsilon", "calibrate_noise",
                "independent_epsilon", "_finite", "PrivacyLedger.recompute_epsilon"),
            "privacy accounting: δ default, ε from the accountant, noise calibration"),
