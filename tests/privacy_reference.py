@@ -70,6 +70,7 @@ class PlantedScorer:
 
     multi_label = False
     source = "planted scorer"
+    device = "cpu"
 
     def __init__(self, logits: Callable[[str], Sequence[float]], label_names: Sequence[str] = ("neg", "pos")) -> None:
         self.logits = logits

@@ -22,6 +22,7 @@ class ScoringStub:
     """
 
     num_labels = 2
+    device = "cpu"
 
     def __init__(self, favourite: dict[str, float]):
         self.favourite = favourite

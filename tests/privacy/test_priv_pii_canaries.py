@@ -27,6 +27,7 @@ class SuffixScorer:
 
     num_labels = 2
     multi_label = False
+    device = "cpu"
     label_names = ["neg", "pos"]
 
     def predict_logits(self, texts, batch_size=64, max_length=None):
