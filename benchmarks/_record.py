@@ -190,6 +190,8 @@ class Recorder:
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self.data: dict[str, Any] = {}
         self.lines: list[str] = []
+        if self.args is not None and getattr(self.args, "record", None) is not None:
+            self.path()  # a bad --record NAME is refused before the run, not after it
 
     def add(self, key: str, value: Any) -> Any:
         self.data[key] = value
@@ -219,7 +221,9 @@ class Recorder:
         if not name:
             stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
             name = "-".join(p for p in (self.benchmark, self.subcommand, stamp) if p)
-        return RESULTS_DIR / f"{name}.json"
+        if Path(name).name != name or name in (".", "..") or "\\" in name:
+            raise SystemExit(f"--record {name!r}: give a plain file name; records are written under {RESULTS_DIR}")
+        return RESULTS_DIR / f"{name.removesuffix('.json')}.json"
 
     def save(self) -> Path | None:
         """Write the record if ``--record`` was given (atomically); returns the path written."""

@@ -560,8 +560,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-warmup": {"warmup_ratio": 0.0},
     "lr-half": {"lr_factor": 0.5},
     "lr-double": {"lr_factor": 2.0},
+    "scope-all": {"trainable": "all"},
     "lora": {"trainable": "lora"},
     "top-2": {"trainable": "top-2"},
+    "dropout-0.1": {"dropout": 0.1},
 }
 #: Extra weight averages evaluated from the step callback (fraction of the steps averaged).
 EXTRA_WINDOWS = (0.05, 0.25)
@@ -748,7 +750,8 @@ def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
     configs = []
     for ds in [d for d in args.datasets.split(",") if d]:
         cap = _demo_cap() if ds == "demo" else None
-        for seed in range(args.seeds):
+        seeds = [int(x) for x in args.seed_list.split(",") if x] if args.seed_list else range(args.seeds)
+        for seed in seeds:
             if not args.no_nonprivate:
                 configs.append(base | {"dataset": ds, "kind": "nonprivate", "seed": seed})
             for eps in epsilons:
@@ -812,6 +815,40 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
             t = sum(r["train_seconds"] for r in runs) / len(runs)
             rec.print(f"| {ds} | {n:,} | {n_eval:,} | {eps:g} | {variant} | {_spread(acc)} | {_spread(plain)} | {gap} | "
                       f"{len(acc)} | {led['epochs']} / {led['logical_batch_size']} / {led['steps']} | {t:.0f} s |")
+    averaged = [(key, runs) for g in groups.values() for key, runs in g.items()
+                if key != "non-private" and any(r.get("weights") for r in runs)]
+    if averaged:  # the saved weights (the recipe's moving average) against the other weights of the same runs
+        rec.print("")
+        rec.print("| data | ε | variant | saved weights (moving average) % | " + " | ".join(
+            f"{w} %" for w in averaged[0][1][0]["weights"]) + " |")
+        rec.print("| --- | --- | --- | --- | " + " | ".join("---" for _ in averaged[0][1][0]["weights"]) + " |")
+        for (eps, variant), runs in averaged:
+            runs = [r for r in runs if r.get("weights")]
+            cols = [_spread([r["weights"][w]["accuracy"] for r in runs if w in r["weights"]]) for w in averaged[0][1][0]["weights"]]
+            rec.print(f"| {runs[0]['dataset']} | {eps:g} | {variant} | {_spread([r['metrics']['accuracy'] for r in runs])} | "
+                      + " | ".join(cols) + " |")
+
+
+def _table_from_records(names: list[str]) -> None:
+    """The utility table of the runs of several ``--record`` files (e.g. one per machine or per seed batch)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _record
+
+    runs, where = [], []
+    for name in names:
+        path = Path(name) if Path(name).is_file() else _record.RESULTS_DIR / f"{name.removesuffix('.json')}.json"
+        data = json.loads(path.read_text())
+        found = (data.get("results") or {}).get("runs") or []
+        if not found:
+            raise SystemExit(f"{path}: no utility runs recorded")
+        runs += found
+        machine = data.get("machine") or {}
+        where.append(f"{path.name}: {machine.get('gpu') or machine.get('cpu_model') or '?'} "
+                     f"({machine.get('cpu_count')} cores), {len(found)} runs, commit {str((data.get('versions') or {}).get('textaudit_commit'))[:7]}")
+    rec = _record.Recorder("bench_dp")
+    for w in where:
+        rec.print(w)
+    _table(rec, runs)
 
 
 def utility(args: argparse.Namespace) -> dict[str, Any]:
@@ -881,8 +918,15 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--variants", default="recipe", help=f"with --recipe: {', '.join(VARIANTS)}")
     u.add_argument("--eval-rows", type=int, default=2000, help="with --recipe: AG News test rows evaluated (0: all 7,600)")
     u.add_argument("--no-nonprivate", action="store_true", help="with --recipe: skip the non-private runs")
+    u.add_argument("--seed-list", default=None, help="with --recipe: comma-separated seeds to run (instead of 0..seeds-1)")
+    u.add_argument("--from-records", nargs="+", default=None, metavar="NAME",
+                   help="with --recipe: print the table of runs already recorded in benchmarks/results/NAME.json "
+                        "(several records together; nothing is trained)")
     _record.add_record_argument(u)
     args = p.parse_args(argv)
+    if args.cmd == "utility" and args.recipe and args.from_records:
+        _table_from_records(args.from_records)
+        return
     if args.cmd == "utility" and args.recipe:
         if args.datasets == "demo,small,noisy":
             args.datasets = "demo,agnews-1000,agnews-2500"

@@ -5,6 +5,8 @@
   private / non-private epoch (the last epoch of each, so start-up costs are not counted).
 * ``ig``: integrated-gradients throughput (texts per second) of the adaptive engine (the default)
   and of a fixed 50-point Clenshaw-Curtis rule, on demo texts.
+* ``profile``: what bounds non-private training: host milliseconds per part of a step against the
+  device's kernel time (torch.profiler), with the un-profiled throughput.
 * ``demo``: ``audit demo`` in a subprocess: wall time and the stages of its results.json.
 * ``table``: the summary table from the parts, printed, and one record under benchmarks/results/.
 
@@ -113,6 +115,71 @@ def cmd_train(args: argparse.Namespace) -> None:
         _write(args.part, out)
 
 
+def _device_time_us(event: Any) -> float:
+    """Self time on the device of one profiler row (the attribute's name changed across torch versions)."""
+    for name in ("self_device_time_total", "self_cuda_time_total"):
+        value = getattr(event, name, None)
+        if value is not None:
+            return float(value)
+    return 0.0
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    """What bounds non-private training: host time per step part against the device's busy time.
+
+    One un-profiled epoch gives the throughput; one profiled epoch on the same texts gives, per
+    step, the host milliseconds of each part of the step (``textaudit.collate/forward/backward/
+    optimizer``, marked in :func:`audit.training.fine_tune`), the device's kernel milliseconds and
+    the number of kernels. A device busy well under the step's wall time means the host (Python,
+    kernel launches, data preparation) bounds training, not the GPU.
+    """
+    import math
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from audit.models import load_model
+    from audit.training import fine_tune
+
+    train, source = _training_data(args)
+    bundle = load_model(args.model, num_labels=train.num_labels, device=args.device, label_names=train.label_names,
+                        seed=args.seed)
+    options = {"epochs": 1, "batch_size": args.batch_size, "max_length": args.max_length, "seed": args.seed,
+               "show_progress": False, "precision": args.precision}
+    fine_tune(bundle, train.subset(range(min(len(train), 10 * args.batch_size))), **options)  # warm-up
+    _sync(args.device)
+    t0 = time.perf_counter()
+    rec = fine_tune(bundle, train, **options)
+    _sync(args.device)
+    plain_s = time.perf_counter() - t0
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if str(args.device).startswith("cuda") else [])
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        fine_tune(bundle, train, **options)
+        _sync(args.device)
+        profiled_s = time.perf_counter() - t0
+    steps = math.ceil(len(train) / args.batch_size)
+    rows = prof.key_averages()
+    parts = {r.key.split(".", 1)[1]: r.cpu_time_total / 1e3 / steps for r in rows if r.key.startswith("textaudit.")}
+    device_ms = sum(_device_time_us(r) for r in rows) / 1e3
+    kernels = sum(r.count for r in rows if _device_time_us(r) > 0 and not r.key.startswith("textaudit."))
+    top_host = sorted((r for r in rows if not r.key.startswith("textaudit.")), key=lambda r: r.self_cpu_time_total, reverse=True)
+    top_device = sorted(rows, key=_device_time_us, reverse=True)
+    out = {
+        "source": source, "n": len(train), "device": args.device, "batch_size": args.batch_size,
+        "precision": rec.config.get("precision"), "optimizer_fused": rec.config.get("optimizer_fused"),
+        "steps": steps, "texts_per_s": len(train) / plain_s, "step_ms": plain_s / steps * 1e3,
+        "profiled_step_ms": profiled_s / steps * 1e3,
+        "host_ms_per_step": parts,
+        "device_busy_ms_per_step": device_ms / steps if len(activities) > 1 else None,
+        "device_busy_fraction": device_ms / (profiled_s * 1e3) if len(activities) > 1 else None,
+        "kernels_per_step": kernels / steps if len(activities) > 1 else None,
+        "top_host_ops_ms_per_step": {r.key: r.self_cpu_time_total / 1e3 / steps for r in top_host[:12]},
+        "top_device_ops_ms_per_step": ({r.key: _device_time_us(r) / 1e3 / steps for r in top_device[:8] if _device_time_us(r) > 0}
+                                       if len(activities) > 1 else None),
+    }
+    _write(args.part, out)
+
+
 def cmd_ig(args: argparse.Namespace) -> None:
     from audit import IntegratedGradients, load_model
     from audit.demo import demo_splits
@@ -181,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def _load_parts(directory: Path) -> dict[str, Any]:
     parts = {}
-    for name in ("train", "ig", "demo", "cost", "env", "verify"):
+    for name in ("train", "profile", "ig", "demo", "cost", "env", "verify"):
         path = directory / f"{name}.json"
         if path.is_file():
             try:
@@ -215,6 +282,16 @@ def table_rows(parts: dict[str, Any]) -> list[tuple[str, str, str]]:
         measured = (f"{_fmt(demo.get('wall_s'))} s ({stages})" if demo.get("returncode") == 0
                     else f"failed (exit {demo.get('returncode')})")
         rows.append((f"audit demo --device {demo.get('device', 'cuda')}", measured, "<= 40 s"))
+    prof = parts.get("profile", {})
+    if prof:
+        host = prof.get("host_ms_per_step") or {}
+        busy = prof.get("device_busy_fraction")
+        rows.append((f"non-private training profile, {prof.get('n')} texts, batch {prof.get('batch_size')} ({prof.get('precision')})",
+                     f"{_fmt(prof.get('step_ms'))} ms per step ({_fmt(prof.get('texts_per_s'), '.0f')} texts/s); host per step: "
+                     + ", ".join(f"{k} {v:.1f} ms" for k, v in host.items())
+                     + (f"; device busy {busy:.0%} of the profiled step, {_fmt(prof.get('kernels_per_step'), '.0f')} kernels"
+                        if busy is not None else ""),
+                     "what bounds it"))
     hooks = train.get("private_bf16_hooks")
     if hooks and nonp:
         rows.append(("private training, hooks clipping in bf16, 1 epoch (with start-up)",
@@ -269,7 +346,13 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--out", required=True)
     v = sub.add_parser("verify")
     v.add_argument("--n", type=int, default=4)
-    for c in (t, g, d, v):
+    f = sub.add_parser("profile")
+    f.add_argument("--n", type=int, default=2048)
+    f.add_argument("--batch-size", type=int, default=32, help="non-private batch size (the library's default)")
+    f.add_argument("--max-length", type=int, default=64)
+    f.add_argument("--precision", default="auto")
+    f.add_argument("--agnews", default=None, help="directory with AG News (used when it exists)")
+    for c in (t, g, d, v, f):
         c.add_argument("--device", default="cuda")
         c.add_argument("--model", default=None)
         c.add_argument("--seed", type=int, default=0)
@@ -283,7 +366,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    {"train": cmd_train, "ig": cmd_ig, "demo": cmd_demo, "verify": cmd_verify, "table": cmd_table}[args.cmd](args)
+    {"train": cmd_train, "ig": cmd_ig, "demo": cmd_demo, "verify": cmd_verify, "profile": cmd_profile,
+     "table": cmd_table}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #   1. training throughput: non-private and private fine-tuning of the embedded backbone on 8,000
 #      texts (AG News when CARRY/agnews or shared/data/agnews exists, else generated demo reviews): seconds per
 #      epoch, texts per second, private / non-private epoch ratio;
+#   1b. a profile of non-private training (host milliseconds per part of a step, device busy time);
 #   2. integrated-gradients throughput (adaptive engine and a fixed 50-point rule);
 #   3. `audit demo --device cuda` wall time, with its per-stage seconds;
 #   4. the DP cost matrix: `bench_dp.py cost --device cuda --batch 256 --physical 128 --seq-len 64`;
@@ -62,24 +63,27 @@ if [ "$SMOKE" = 1 ]; then
   DEMO_ARGS=(--n 400 --epochs 1 --private-epochs 1 --no-privacy-audit --no-pii-scan --examples 1 --ig-steps 16
              --faithfulness-examples 4 --no-robustness)
   COST_ARGS=(--device cpu --batch 8 --physical 4 --seq-len 16)
-  DEFAULT_LIMITS=(600 300 900 900 300)
+  PROFILE_ARGS=(--n 64 --max-length 32)
+  DEFAULT_LIMITS=(600 300 900 900 300 300)
 else
   DEVICE=cuda
   TRAIN_ARGS=(--n 8000 --epochs 2 --bf16-hooks)
+  PROFILE_ARGS=(--n 2048)
   VERIFY_ARGS=(--n 4)
   for d in "${CARRY:+$CARRY/agnews}" "$ROOT/shared/data/agnews" "$ROOT/../shared/data/agnews" "$ROOT/../../shared/data/agnews"; do
-    if [ -n "$d" ] && [ -d "$d" ]; then TRAIN_ARGS+=(--agnews "$d"); break; fi
+    if [ -n "$d" ] && [ -d "$d" ]; then TRAIN_ARGS+=(--agnews "$d"); PROFILE_ARGS+=(--agnews "$d"); break; fi
   done
   IG_ARGS=(--n 64 --repeats 3)
   DEMO_ARGS=()
   COST_ARGS=(--device cuda --batch 256 --physical 128 --seq-len 64)
-  DEFAULT_LIMITS=(110 45 120 130 40)
+  DEFAULT_LIMITS=(110 45 120 130 40 45)
 fi
 LIMIT_TRAIN=${GPU_CHECK_TIMEOUT_TRAIN:-${DEFAULT_LIMITS[0]}}
 LIMIT_IG=${GPU_CHECK_TIMEOUT_IG:-${DEFAULT_LIMITS[1]}}
 LIMIT_DEMO=${GPU_CHECK_TIMEOUT_DEMO:-${DEFAULT_LIMITS[2]}}
 LIMIT_COST=${GPU_CHECK_TIMEOUT_COST:-${DEFAULT_LIMITS[3]}}
 LIMIT_VERIFY=${GPU_CHECK_TIMEOUT_VERIFY:-${DEFAULT_LIMITS[4]}}
+LIMIT_PROFILE=${GPU_CHECK_TIMEOUT_PROFILE:-${DEFAULT_LIMITS[5]}}
 
 say() { echo "[gpu_check $((SECONDS - START))s] $*"; }
 
@@ -149,6 +153,8 @@ step() {  # step NAME LIMIT command...: run with a time limit, log, and note a t
 
 step verify "$LIMIT_VERIFY" "$PY" benchmarks/gpu_check.py verify --device "$DEVICE" --part "$WORK/parts/verify.json" "${VERIFY_ARGS[@]}"
 step train "$LIMIT_TRAIN" "$PY" benchmarks/gpu_check.py train --device "$DEVICE" --part "$WORK/parts/train.json" "${TRAIN_ARGS[@]}"
+step profile "$LIMIT_PROFILE" "$PY" benchmarks/gpu_check.py profile --device "$DEVICE" --part "$WORK/parts/profile.json" \
+  "${PROFILE_ARGS[@]}"
 step ig "$LIMIT_IG" "$PY" benchmarks/gpu_check.py ig --device "$DEVICE" --part "$WORK/parts/ig.json" "${IG_ARGS[@]}"
 step demo "$LIMIT_DEMO" "$PY" benchmarks/gpu_check.py demo --device "$DEVICE" --out "$WORK/demo" --part "$WORK/parts/demo.json" \
   "${DEMO_ARGS[@]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -53,3 +54,14 @@ def test_agreement_leaves_out_only_values_ferret_fills_by_default_or_cannot_defi
     assert reason("loo_correlation", 0.3, float("nan")).startswith("rank correlation undefined")
     assert reason("loo_correlation", None, 0.2).startswith("rank correlation undefined")
     assert reason("sufficiency_aopc", 0.1, 0.4) is None  # a disagreement is compared, never left out
+
+
+def test_record_name_is_a_plain_file_name_under_the_results_folder(tmp_path):
+    outside = tmp_path / "elsewhere"
+    for bad in (str(outside), "../escape", "a/b", ".."):
+        with pytest.raises(SystemExit, match="plain file name"):
+            _record.Recorder("bench_x", argparse.Namespace(record=bad), "sub")
+    assert not outside.with_suffix(".json").exists()
+    rec = _record.Recorder("bench_x", argparse.Namespace(record="run-1.json"), "sub")
+    assert rec.path() == _record.RESULTS_DIR / "run-1.json"
+    assert _record.Recorder("bench_x", argparse.Namespace(record=None)).path().parent == _record.RESULTS_DIR
