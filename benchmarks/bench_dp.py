@@ -564,6 +564,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lora": {"trainable": "lora"},
     "top-2": {"trainable": "top-2"},
     "dropout-0.1": {"dropout": 0.1},
+    # the demo's compute cap (max epochs) instead of its own: uncapped is the recipe unchanged
+    "uncapped": {"max_epochs": None},
+    "cap-4": {"max_epochs": 4},
+    "cap-6": {"max_epochs": 6},
 }
 #: Extra weight averages evaluated from the step callback (fraction of the steps averaged).
 EXTRA_WINDOWS = (0.05, 0.25)
@@ -764,7 +768,7 @@ def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
             n = int(c["dataset"].split("-")[1]) if c["dataset"].startswith("agnews-") else 1920
             opts = VARIANTS[c["variant"]]
             plan = recommend(n, c["epsilon"], 1e-5, 2, opts.get("trainable"), epochs=opts.get("epochs"),
-                             batch_size=opts.get("batch_size"), max_epochs=c["max_epochs"])
+                             batch_size=opts.get("batch_size"), max_epochs=opts.get("max_epochs", c["max_epochs"]))
             rec.print(f"  {c['dataset']:<13} eps={c['epsilon']:g} {c['variant']:<10} seed={c['seed']}: {plan.epochs} epochs x "
                       f"{n} = {plan.epochs * n:,} (batch {plan.batch_size}, {plan.steps} steps)")
         else:

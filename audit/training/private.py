@@ -682,9 +682,9 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
     if grad_sample_mode == "hooks":
         hooks.forbid_grad_accumulation()
 
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    base = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    from .finetune import adamw
+
+    base, _ = adamw(params, lr=lr, weight_decay=weight_decay, device=device)
     if secure_gen is not None:
         noise_gen = secure_gen
     else:
