@@ -101,6 +101,17 @@ def test_outcomes_are_paired_by_id_when_the_order_differs():
     assert (p["only_a_correct"], p["only_b_correct"]) == (0, 10)
 
 
+def test_outcomes_saved_as_label_names_are_paired_like_class_ids():
+    true, pa, pb = _outcomes(80, a_only=5, b_only=12, both=50)
+    names = ["negative", "positive"]
+    by_id = paired_statistics(_perf(true, pa), _perf(true, pb))
+    by_name = paired_statistics(_perf([names[t] for t in true], [names[x] for x in pa]),
+                                _perf([names[t] for t in true], [names[x] for x in pb]))
+    for key in ("difference", "ci", "mcnemar_p", "only_a_correct", "only_b_correct"):
+        assert by_name[key] == by_id[key]
+    assert by_name["f1_macro"]["difference"] == pytest.approx(by_id["f1_macro"]["difference"])
+
+
 def test_paired_statistics_skip_results_without_per_example_outcomes():
     true, pa, _ = _outcomes(20, 0, 0, 10)
     old = _perf(true, pa)

@@ -151,11 +151,16 @@ def paired_statistics(perf_a: dict[str, Any], perf_b: dict[str, Any], *, level: 
     }
     out["significant"] = not (lo <= 0.0 <= hi)
     if not multi:
-        y = np.asarray([rec_a["true"][i] for i in pos_a], dtype=int)
-        pa = np.asarray([rec_a["predicted"][i] for i in pos_a], dtype=int)
-        pb = np.asarray([rec_b["predicted"][j] for j in pos_b], dtype=int)
-        k = int(max(y.max(), pa.max(), pb.max())) + 1
-        labels = perf_a.get("label_names")
-        k = max(k, len(labels) if isinstance(labels, list) else 0)
+        y_raw = [rec_a["true"][i] for i in pos_a]
+        pa_raw = [rec_a["predicted"][i] for i in pos_a]
+        pb_raw = [rec_b["predicted"][j] for j in pos_b]
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (*y_raw, *pa_raw, *pb_raw)):
+            y, pa, pb = (np.asarray(v, dtype=int) for v in (y_raw, pa_raw, pb_raw))
+            labels = perf_a.get("label_names")
+            k = max(int(max(y.max(), pa.max(), pb.max())) + 1, len(labels) if isinstance(labels, list) else 0)
+        else:  # labels saved as names (or other values): one class index per distinct value
+            index = {v: i for i, v in enumerate(sorted({str(v) for v in (*y_raw, *pa_raw, *pb_raw)}))}
+            y, pa, pb = (np.asarray([index[str(v)] for v in vals], dtype=int) for vals in (y_raw, pa_raw, pb_raw))
+            k = len(index)
         out["f1_macro"] = paired_bootstrap_f1(y, pa, pb, k, n_boot=n_boot, level=level, seed=seed)
     return out
