@@ -196,15 +196,17 @@ def _load(args: argparse.Namespace, device: str):
 
 
 def _nonprivate_step(bundle, scope_name: str, chunks, batch: int):
-    """A plain AdamW step of the same scope over the same physical batches (gradient accumulation)."""
+    """A plain AdamW step of the same scope over the same physical batches (gradient accumulation), with
+    the optimizer the private step uses (fused where torch has it)."""
     import torch
 
+    from audit.training.finetune import adamw
     from audit.training.scopes import resolve_scope
 
     model = resolve_scope(scope_name).apply(bundle.model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-5)
+    opt, _ = adamw(params, lr=1e-5, weight_decay=0.0, device=bundle.device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step() -> None:
