@@ -447,8 +447,8 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> tuple[Path, Path]
 
 #: The demo's budget for the default analyses (the library defaults audit larger samples).
 DEMO_ANALYSIS_OPTIONS: dict[str, dict[str, Any]] = {
-    "faithfulness": {"n_examples": 20},
-    "robustness": {"n_invariance": 120, "n_attack": 50, "n_radius": 20},
+    "faithfulness": {"n_examples": 10},
+    "robustness": {"n_invariance": 80, "n_attack": 25, "n_radius": 10},
 }
 
 
@@ -473,7 +473,7 @@ class DemoConfig:
     private_epsilon: float = 8.0
     private_delta: float = 1e-5
     private_epochs: int | None = None  # None: the recipe's, within private_max_epochs
-    private_max_epochs: int = 10  # compute cap of the recipe, to keep the demo within its time budget
+    private_max_epochs: int = 6  # compute cap of the recipe, to keep the demo within its time budget
     private_options: dict[str, Any] = field(default_factory=dict)  # more fine_tune_private arguments
     privacy_audit: bool = True  # canaries, audit records and reference models for the leakage audit
     audit_records: int = 256  # records included with probability 1/2 for the one-run epsilon lower bound

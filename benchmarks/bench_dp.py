@@ -572,7 +572,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cap-6": {"max_epochs": 6},
 }
 #: Extra weight averages evaluated from the step callback (fraction of the steps averaged).
-EXTRA_WINDOWS = (0.05, 0.25)
+EXTRA_WINDOWS = (0.05, 0.1, 0.25)
 MAX_LENGTH = 64
 
 
@@ -715,9 +715,10 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
     out["config"] = {k: v for k, v in rec.config.items() if k not in ("compat", "per_example_gradients")}
     out["clipped_share_per_epoch"] = {e: sum(v) / len(v) for e, v in sorted(tracker.clipped.items())}
     extra = {}
-    if rec.config.get("ema_decay") and tracker.last is not None and VARIANTS[cfg["variant"]].get("trainable") is None:
-        tracker.load(bundle.model, tracker.last)
-        extra["last iterate"] = _metrics(bundle, ev)
+    if tracker.last is not None and VARIANTS[cfg["variant"]].get("trainable") is None:
+        if rec.config.get("ema_decay"):  # the saved weights are an average: the last weights too
+            tracker.load(bundle.model, tracker.last)
+            extra["last iterate"] = _metrics(bundle, ev)
         for w, shadow in tracker.averages.items():
             tracker.load(bundle.model, shadow)
             extra[f"average of the last {w:.0%} of steps"] = _metrics(bundle, ev)

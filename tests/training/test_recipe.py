@@ -36,7 +36,7 @@ def test_recipe_is_sane_across_sizes_and_budgets(n):
         assert r.steps == r.epochs * max(1, round(n / r.batch_size)) >= rc.MIN_STEPS
         assert math.isfinite(r.noise_multiplier_estimate) and r.noise_multiplier_estimate > 0
         assert r.effective_noise == pytest.approx(r.noise_multiplier_estimate / (r.batch_size * math.sqrt(r.steps)))
-        assert 5e-4 <= r.lr <= 5e-3 and 0 < r.ema_decay < 1 and r.max_grad_norm == rc.CLIP_NORM
+        assert 5e-4 <= r.lr <= 5e-3 and r.ema_decay is None and r.max_grad_norm == rc.CLIP_NORM
         # the ranking sigma really reaches the budget (and not by a wide margin)
         q, t = r.sample_rate, r.steps
         assert rc._rdp_epsilons(np.array([r.noise_multiplier_estimate]), q, t, 1e-6)[0] <= eps
@@ -80,8 +80,9 @@ def test_given_settings_are_kept_and_the_rest_derived_around_them():
     assert capped.epochs <= 4 and "given" not in capped.reasons["epochs"]
     both = rc.recommend(5000, 8.0, 1e-5, 2, epochs=2, batch_size=64)
     assert (both.epochs, both.batch_size, both.steps) == (2, 64, 2 * round(5000 / 64))
-    mine = free.with_given({"lr": 1e-3, "ema_decay": 0})
-    assert mine.lr == 1e-3 and mine.ema_decay is None and set(mine.given) == {"lr", "ema_decay"}
+    mine = free.with_given({"lr": 1e-3, "ema_decay": 0.9})
+    assert mine.lr == 1e-3 and mine.ema_decay == 0.9 and set(mine.given) == {"lr", "ema_decay"}
+    assert free.with_given({"ema_decay": 0}).given == []  # 0 is the recipe's own choice: no averaging
     assert mine.reasons["lr"] == "0.001 (given)." and free.lr != 1e-3
     lora = rc.recommend(5000, 8.0, 1e-5, 2, "lora")
     assert lora.lr == pytest.approx(free.lr * rc.LORA_LR_FACTOR, rel=0.01) and lora.trainable == "lora"
@@ -129,7 +130,7 @@ def test_a_private_run_uses_and_records_the_recipe_whatever_the_data(tiny_dirs, 
         assert (cfg["epochs"], cfg["batch_size"], cfg["lr"], cfg["max_grad_norm"], cfg["warmup_ratio"], cfg["ema_decay"]) == (
             want.epochs, want.batch_size, want.lr, want.max_grad_norm, want.warmup_ratio, want.ema_decay)
         assert led["steps"] == want.steps and led["max_grad_norm"] == rc.CLIP_NORM and led["logical_batch_size"] == want.batch_size
-        assert "eval_averaged" in rec.epochs[-1] and "eval" in rec.epochs[-1]
+        assert "eval" in rec.epochs[-1] and "eval_averaged" not in rec.epochs[-1]  # the recipe saves the last weights
     assert records[0].config["recipe"] == records[1].config["recipe"]
     assert records[0].data_sha256 != records[1].data_sha256
 
