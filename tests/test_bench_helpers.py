@@ -65,3 +65,16 @@ def test_record_name_is_a_plain_file_name_under_the_results_folder(tmp_path):
     rec = _record.Recorder("bench_x", argparse.Namespace(record="run-1.json"), "sub")
     assert rec.path() == _record.RESULTS_DIR / "run-1.json"
     assert _record.Recorder("bench_x", argparse.Namespace(record=None)).path().parent == _record.RESULTS_DIR
+
+
+def test_gpu_check_table_names_what_bounds_plain_training():
+    import gpu_check
+
+    part = {"n": 2048, "batch_size": 32, "precision": "bf16", "step_ms": 25.0, "texts_per_s": 1280.0,
+            "host_ms_per_step": {"collate": 0.5, "forward": 6.0, "backward": 8.0, "optimizer": 1.0},
+            "device_busy_fraction": 0.31, "kernels_per_step": 612.0}
+    rows = {what: measured for what, measured, _ in gpu_check.table_rows({"profile": part})}
+    (what, measured), = [(w, m) for w, m in rows.items() if w.startswith("non-private training profile")]
+    assert "2048 texts, batch 32 (bf16)" in what
+    assert measured.startswith("25.0 ms per step (1280 texts/s)")
+    assert "backward 8.0 ms" in measured and "device busy 31% of the profiled step, 612 kernels" in measured
