@@ -56,8 +56,7 @@ def adamw(params: list[Any], *, lr: float, weight_decay: float, device: str) -> 
     """AdamW with weight decay on matrices only; the fused implementation where torch has it for the device.
 
     Fused AdamW updates every parameter in one pass instead of a loop of element-wise operations per
-    tensor: on 2 CPU cores a step over the embedded backbone's 22.7 M parameters takes 23 ms instead
-    of 149 ms. Returns ``(optimizer, fused)``.
+    tensor, several times faster on a CPU as on a GPU. Returns ``(optimizer, fused)``.
     """
     import torch
 
