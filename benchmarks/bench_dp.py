@@ -44,8 +44,11 @@ to ``benchmarks/results/NAME.json``.
   n rows of a fixed permutation of its 10,001 training rows; evaluated on ``--eval-rows`` rows of
   its 7,600 test rows drawn with a fixed seed, all of them with ``--eval-rows 0``). AG News is read
   from ``$AGNEWS_DIR`` or ``shared/data/agnews`` beside the repository; it is never copied into it.
-  Each private run also evaluates, at no extra training, the last iterate and weight averages
-  over other windows (kept from the step callback), and records the share of clipped gradients.
+  Each private run also evaluates, at no extra training, weight averages over the last 5, 10 and
+  25% of the steps (and the last weights, when the saved ones are an average), kept from the step
+  callback, and records the share of clipped gradients. ``--seed-list`` runs chosen seeds;
+  ``--from-records NAME ...`` prints one table from the runs of several records (nothing trained).
+  Variants ``uncapped``, ``cap-4`` and ``cap-6`` replace the demo's epoch cap.
 * Without ``--recipe``: a grid (scope x learning rate x logical batch x epochs) at epsilon 8 on the
   demo data and harder variants, as used for the earlier defaults.
 
@@ -55,6 +58,7 @@ to ``benchmarks/results/NAME.json``.
     python benchmarks/bench_dp.py utility --recipe --datasets demo,agnews-1000,agnews-2500 --epsilons 8 --threads 1 --record
     python benchmarks/bench_dp.py utility --recipe --datasets agnews-1000 --variants recipe,previous,clip-1 --record
     python benchmarks/bench_dp.py utility --recipe --datasets agnews-10000 --epsilons 1,3,8 --seeds 3 --device cuda --record
+    python benchmarks/bench_dp.py utility --recipe --from-records gpu-utility-h200 utility-cpu-agnews1000-eps
 """
 
 from __future__ import annotations
