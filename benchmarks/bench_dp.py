@@ -830,7 +830,7 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
                 if key != "non-private" and any(r.get("weights") for r in runs)]
     if averaged:  # the saved weights (the recipe's moving average) against the other weights of the same runs
         rec.print("")
-        rec.print("| data | ε | variant | saved weights (moving average) % | " + " | ".join(
+        rec.print("| data | ε | variant | saved weights % | " + " | ".join(
             f"{w} %" for w in averaged[0][1][0]["weights"]) + " |")
         rec.print("| --- | --- | --- | --- | " + " | ".join("---" for _ in averaged[0][1][0]["weights"]) + " |")
         for (eps, variant), runs in averaged:
