@@ -56,7 +56,7 @@ def adamw(params: list[Any], *, lr: float, weight_decay: float, device: str) -> 
     """AdamW with weight decay on matrices only; the fused implementation where torch has it for the device.
 
     Fused AdamW updates every parameter in one pass instead of a loop of element-wise operations per
-    tensor, several times faster on a CPU as on a GPU. Returns ``(optimizer, fused)``.
+    tensor: several times faster, on a CPU as well as on a GPU. Returns ``(optimizer, fused)``.
     """
     import torch
 
