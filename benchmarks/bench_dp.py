@@ -828,7 +828,7 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
                       f"{len(acc)} | {led['epochs']} / {led['logical_batch_size']} / {led['steps']} | {t:.0f} s |")
     averaged = [(key, runs) for g in groups.values() for key, runs in g.items()
                 if key != "non-private" and any(r.get("weights") for r in runs)]
-    if averaged:  # the saved weights (the recipe's moving average) against the other weights of the same runs
+    if averaged:  # the saved weights against weight averages (and the last weights) of the same runs
         rec.print("")
         rec.print("| data | ε | variant | saved weights % | " + " | ".join(
             f"{w} %" for w in averaged[0][1][0]["weights"]) + " |")
@@ -856,9 +856,16 @@ def _table_from_records(names: list[str]) -> None:
         machine = data.get("machine") or {}
         where.append(f"{path.name}: {machine.get('gpu') or machine.get('cpu_model') or '?'} "
                      f"({machine.get('cpu_count')} cores), {len(found)} runs, commit {str((data.get('versions') or {}).get('textaudit_commit'))[:7]}")
+    # runs that saved a moving average of the weights (the recipe before it saved the last weights)
+    # are shown with the last weights they also evaluated: what the recipe saves now
+    averaged = [r for r in runs if "last iterate" in (r.get("weights") or {})]
+    runs = [{**r, "metrics": r["weights"]["last iterate"]} if r in averaged else r for r in runs]
     rec = _record.Recorder("bench_dp")
     for w in where:
         rec.print(w)
+    if averaged:
+        rec.print(f"{len(averaged)} run(s) saved a moving average of the weights; the table shows their last weights, "
+                  "evaluated in the same run")
     _table(rec, runs)
 
 
