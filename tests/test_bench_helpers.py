@@ -78,3 +78,29 @@ def test_gpu_check_table_names_what_bounds_plain_training():
     assert "2048 texts, batch 32 (bf16)" in what
     assert measured.startswith("25.0 ms per step (1280 texts/s)")
     assert "backward 8.0 ms" in measured and "device busy 31% of the profiled step, 612 kernels" in measured
+
+
+def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_path, capsys):
+    import json
+
+    import bench_dp
+
+    def run(kind, seed, acc, last=None, eps=8.0):
+        r = {"dataset": "agnews-1000", "n_train": 1000, "n_eval": 2000, "kind": kind, "seed": seed, "train_seconds": 1.0,
+             "metrics": {"accuracy": acc}}
+        if kind == "private":
+            r |= {"epsilon": eps, "variant": "recipe", "weights": {} if last is None else {"last iterate": {"accuracy": last}},
+                  "ledger": {"epochs": 20, "logical_batch_size": 128, "steps": 160}}
+        return r
+
+    files = []
+    for i, runs in enumerate([[run("nonprivate", 0, 0.80), run("private", 0, 0.70, last=0.74)],
+                              [run("nonprivate", 1, 0.84), run("private", 1, 0.76)]]):
+        path = tmp_path / f"r{i}.json"
+        path.write_text(json.dumps({"results": {"runs": runs}, "machine": {"cpu_count": 2}, "versions": {}}))
+        files.append(str(path))
+    bench_dp._table_from_records(files)
+    out = capsys.readouterr().out
+    assert "1 run(s) saved a moving average" in out
+    # private: the last weights of seed 0 (74) and seed 1 (76); non-private 80 and 84
+    assert "| agnews-1000 | 1,000 | 2,000 | 8 | recipe | 75.0 ± 1.4 | 82.0 ± 2.8 | -7.0 | 2 |" in out
