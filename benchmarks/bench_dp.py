@@ -856,6 +856,15 @@ def _table_from_records(names: list[str]) -> None:
         machine = data.get("machine") or {}
         where.append(f"{path.name}: {machine.get('gpu') or machine.get('cpu_model') or '?'} "
                      f"({machine.get('cpu_count')} cores), {len(found)} runs, commit {str((data.get('versions') or {}).get('textaudit_commit'))[:7]}")
+    # the same configuration and seed recorded twice (e.g. the non-private run of a seed, in two records) counts once
+    seen, unique = set(), []
+    for r in runs:
+        key = (r.get("dataset"), r.get("n_train"), r.get("n_eval"), r.get("kind"), r.get("variant"), r.get("epsilon"),
+               r.get("seed"), r.get("device"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    dropped, runs = len(runs) - len(unique), unique
     # runs that saved a moving average of the weights (the recipe before it saved the last weights)
     # are shown with the last weights they also evaluated: what the recipe saves now
     averaged = [r for r in runs if "last iterate" in (r.get("weights") or {})]
@@ -863,6 +872,8 @@ def _table_from_records(names: list[str]) -> None:
     rec = _record.Recorder("bench_dp")
     for w in where:
         rec.print(w)
+    if dropped:
+        rec.print(f"{dropped} run(s) recorded again with the same configuration and seed are counted once")
     if averaged:
         rec.print(f"{len(averaged)} run(s) saved a moving average of the weights; the table shows their last weights, "
                   "evaluated in the same run")

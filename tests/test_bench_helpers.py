@@ -95,12 +95,13 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
 
     files = []
     for i, runs in enumerate([[run("nonprivate", 0, 0.80), run("private", 0, 0.70, last=0.74)],
-                              [run("nonprivate", 1, 0.84), run("private", 1, 0.76)]]):
+                              [run("nonprivate", 1, 0.84), run("private", 1, 0.76)],
+                              [run("nonprivate", 1, 0.84)]]):  # seed 1's non-private run recorded again
         path = tmp_path / f"r{i}.json"
         path.write_text(json.dumps({"results": {"runs": runs}, "machine": {"cpu_count": 2}, "versions": {}}))
         files.append(str(path))
     bench_dp._table_from_records(files)
     out = capsys.readouterr().out
-    assert "1 run(s) saved a moving average" in out
+    assert "1 run(s) saved a moving average" in out and "1 run(s) recorded again" in out
     # private: the last weights of seed 0 (74) and seed 1 (76); non-private 80 and 84
     assert "| agnews-1000 | 1,000 | 2,000 | 8 | recipe | 75.0 ± 1.4 | 82.0 ± 2.8 | -7.0 | 2 |" in out
