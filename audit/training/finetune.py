@@ -42,9 +42,7 @@ def _collate(bundle: ModelBundle, ids: list[list[int]], labels: list[Any] | None
     time: this runs before every training step); ``labels`` are class ids (long) or multi-label 0/1 rows (float)."""
     import torch
 
-    from ..models import pad_encoded
-
-    batch = pad_encoded(bundle.tokenizer, {"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]}, range(len(ids)))
+    batch = bundle.pad({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]}, range(len(ids)))
     out = {k: batch[k].to(bundle.device, non_blocking=True) for k in ("input_ids", "attention_mask")}
     if labels is not None:
         multi = bool(labels) and isinstance(labels[0], (list, tuple))

@@ -162,10 +162,9 @@ class _TokenDataset:
         return self.ids[j], self.labels[j]
 
 
-def _check_args(n: int, target_epsilon: Any, noise_multiplier: Any, epochs: int, batch_size: int,
-                max_physical_batch_size: int, max_grad_norm: float, lr: float, grad_sample_mode: str,
-                dropout: float | None) -> None:
-    _check_budget(target_epsilon, noise_multiplier)
+def _check_args(n: int, epochs: int, batch_size: int, max_physical_batch_size: int, max_grad_norm: float, lr: float,
+                grad_sample_mode: str, dropout: float | None) -> None:
+    """The settings of a run after the recipe filled them in (the budget is checked before, by :func:`_check_budget`)."""
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_physical_batch_size", max_physical_batch_size)):
         if name == "max_physical_batch_size" and v is None:  # chosen from the device's memory
             continue
@@ -373,8 +372,7 @@ def fine_tune_private(
                              warmup_ratio=warmup_ratio, weight_decay=weight_decay, ema_decay=ema_decay, dropout=dropout)
     epochs, batch_size, lr, max_grad_norm = recipe.epochs, recipe.batch_size, recipe.lr, recipe.max_grad_norm
     warmup_ratio, weight_decay, ema_decay = recipe.warmup_ratio, recipe.weight_decay, recipe.ema_decay
-    _check_args(n, target_epsilon, noise_multiplier, epochs, batch_size, max_physical_batch_size, max_grad_norm, lr,
-                grad_sample_mode, dropout)
+    _check_args(n, epochs, batch_size, max_physical_batch_size, max_grad_norm, lr, grad_sample_mode, dropout)
     secure_gen = _secure_generator(secure_mode)
     adopt_label_names(bundle, train.label_names)
     adopt_problem_type(bundle, train.multi_label)
@@ -644,7 +642,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
     if grad_sample_mode == "ghost":
         hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm)
     elif grad_sample_mode == "per-example":
-        hooks = forward = PerExampleClipping(autocasting(forward_module, amp, device), params, max_grad_norm)
+        hooks = forward = PerExampleClipping(forward, params, max_grad_norm)
     elif grad_sample_mode == "bookkeeping":
         hooks = BookkeepingClipping(model, params, max_grad_norm)
     else:
