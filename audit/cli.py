@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPU); never changes the sampling or epsilon")
     g.add_argument("--max-epochs", type=int, default=None,
                    help="cap on the epochs the private-training recipe may choose (a compute limit)")
+    g.add_argument("--dp-optimizer", default=None, choices=("adam", "adam-bc"),
+                   help="update rule (default adam; adam-bc removes the noise variance from Adam's second moment, and the "
+                        "recipe scales its learning rate to match)")
     g = p.add_argument_group("personal data")
     g.add_argument("--anonymise", action="store_true",
                    help="replace personal data in the training texts before training (recorded in training.json)")
@@ -396,9 +399,10 @@ def cmd_train(args: argparse.Namespace) -> int:
              + (f" (given: {', '.join(sorted(given))})" if given else "") + "; reasons in training.json and privacy_ledger.json"),
     else:
         if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable,
-                                       args.grad_sample_mode, args.max_physical_batch_size, args.max_epochs)):
+                                       args.grad_sample_mode, args.max_physical_batch_size, args.max_epochs,
+                                       args.dp_optimizer)):
             raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm, --trainable, --grad-sample-mode, "
-                             "--max-physical-batch-size and --max-epochs need --dp")
+                             "--max-physical-batch-size, --max-epochs and --dp-optimizer need --dp")
         record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
                            max_length=args.max_length, seed=args.seed, show_progress=not args.quiet, precision=args.precision)
         if anonymisation:
@@ -554,7 +558,7 @@ def _train_private(args: argparse.Namespace, bundle: Any, train: Any, eval_data:
     given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "delta": args.delta,
              "max_grad_norm": args.max_grad_norm, "trainable": args.trainable,
              "max_physical_batch_size": args.max_physical_batch_size, "grad_sample_mode": args.grad_sample_mode,
-             "max_epochs": args.max_epochs}
+             "max_epochs": args.max_epochs, "optimizer": args.dp_optimizer}
     return fine_tune_private(bundle, train, eval_data, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
                              max_length=args.max_length, seed=args.seed, out_dir=out, show_progress=not args.quiet,
                              precision=args.precision, **{k: v for k, v in given.items() if v is not None})

@@ -570,6 +570,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lora": {"trainable": "lora"},
     "top-2": {"trainable": "top-2"},
     "dropout-0.1": {"dropout": 0.1},
+    "adam-bc": {"optimizer": "adam-bc"},
+    # linear probe, then fine-tune: the head alone for the first LP_SHARE of the epochs, then the recipe's scope
+    "lp-ft": {"lp_share": 0.25},
+    # the noise-corrected Adam at Adam's learning rate (its noise walk 1/sqrt(BC_FLOOR_RATIO) times the recipe's)
+    "adam-bc-adam-lr": {"optimizer": "adam-bc", "lr_factor": 1.0},
     # the demo's compute cap (max epochs) instead of its own: uncapped is the recipe unchanged
     "uncapped": {"max_epochs": None},
     "cap-4": {"max_epochs": 4},
@@ -703,14 +708,19 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
         options.setdefault("max_epochs", cfg["max_epochs"])
     factor = options.pop("lr_factor", None)
     if factor is not None:
-        base = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, max_epochs=options.get("max_epochs"))
+        base = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, options.get("trainable"),
+                         max_epochs=options.get("max_epochs"))
         options["lr"] = base.lr * factor
     plan = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, options.get("trainable"),
-                     epochs=options.get("epochs"), batch_size=options.get("batch_size"), max_epochs=options.get("max_epochs"))
+                     epochs=options.get("epochs"), batch_size=options.get("batch_size"), max_epochs=options.get("max_epochs"),
+                     optimizer=options.get("optimizer"))
     tracker = _Tracker(plan.steps)
-    rec = fine_tune_private(bundle, train, target_epsilon=cfg["epsilon"], delta=1e-5, max_length=MAX_LENGTH, seed=cfg["seed"],
-                            max_physical_batch_size=cfg["physical"], show_progress=False, cross_check=True,
-                            step_callback=tracker, **options)
+    if "lp_share" in options:
+        rec = _linear_probe_then_fine_tune(bundle, train, plan, cfg, options.pop("lp_share"), tracker, options)
+    else:
+        rec = fine_tune_private(bundle, train, target_epsilon=cfg["epsilon"], delta=1e-5, max_length=MAX_LENGTH,
+                                seed=cfg["seed"], max_physical_batch_size=cfg["physical"], show_progress=False,
+                                cross_check=True, step_callback=tracker, **options)
     out["train_seconds"] = time.perf_counter() - t
     out["metrics"] = _metrics(bundle, ev)  # the saved model: the recipe's weight average (or the last iterate without one)
     led = rec.ledger
@@ -719,7 +729,7 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
     out["config"] = {k: v for k, v in rec.config.items() if k not in ("compat", "per_example_gradients")}
     out["clipped_share_per_epoch"] = {e: sum(v) / len(v) for e, v in sorted(tracker.clipped.items())}
     extra = {}
-    if tracker.last is not None and VARIANTS[cfg["variant"]].get("trainable") is None:
+    if tracker.last is not None and not {"trainable", "lp_share"} & set(VARIANTS[cfg["variant"]]):
         if rec.config.get("ema_decay"):  # the saved weights are an average: the last weights too
             tracker.load(bundle.model, tracker.last)
             extra["last iterate"] = _metrics(bundle, ev)
@@ -728,6 +738,36 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
             extra[f"average of the last {w:.0%} of steps"] = _metrics(bundle, ev)
     out["weights"] = extra
     return out
+
+
+def _linear_probe_then_fine_tune(bundle, train, plan, cfg: dict[str, Any], share: float, tracker: _Tracker,
+                                 options: dict[str, Any]):
+    """Two private runs at the recipe's sigma and sampling rate: the head alone, then the recipe's scope.
+
+    Every step of both runs is the same Poisson-sampled Gaussian mechanism (same sigma, rate and
+    clipping norm; only the parameters it updates differ), so the pair spends exactly what one run
+    of the recipe's total steps spends; the returned record's ledger is recomputed over both.
+    """
+    from audit.training.ledger import calibrate_noise, compute_epsilon, independent_epsilon
+    from audit.training.private import fine_tune_private
+
+    q, delta = plan.batch_size / len(train), 1e-5
+    sigma = calibrate_noise(cfg["epsilon"], q, plan.steps, delta, "prv")
+    probe_epochs = max(1, round(plan.epochs * share))
+    common = dict(noise_multiplier=sigma, delta=delta, batch_size=plan.batch_size, max_length=MAX_LENGTH,
+                  max_physical_batch_size=cfg["physical"], show_progress=False, cross_check=False, **options)
+    first = fine_tune_private(bundle, train, epochs=probe_epochs, trainable="top-0", seed=cfg["seed"], **common)
+    second = fine_tune_private(bundle, train, epochs=plan.epochs - probe_epochs, seed=cfg["seed"] + 10_000,
+                               step_callback=tracker, **common)
+    steps = first.ledger["steps"] + second.ledger["steps"]
+    led = dict(second.ledger, steps=steps, epochs=plan.epochs, epsilon=compute_epsilon(sigma, q, steps, delta, "prv"),
+               independent_check=independent_epsilon(sigma, q, steps, delta))
+    if led["epsilon"] > cfg["epsilon"] * 1.01:
+        raise RuntimeError(f"linear probe then fine-tune spent epsilon {led['epsilon']:.4f} > {cfg['epsilon']}")
+    second.ledger = led
+    second.config = dict(second.config, linear_probe={"epochs": probe_epochs, "steps": first.ledger["steps"],
+                                                      "lr": first.config["lr"], "trainable": "top-0"})
+    return second
 
 
 def _spread(values: list[float]) -> str:
@@ -775,7 +815,8 @@ def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
             n = int(c["dataset"].split("-")[1]) if c["dataset"].startswith("agnews-") else 1920
             opts = VARIANTS[c["variant"]]
             plan = recommend(n, c["epsilon"], 1e-5, 2, opts.get("trainable"), epochs=opts.get("epochs"),
-                             batch_size=opts.get("batch_size"), max_epochs=opts.get("max_epochs", c["max_epochs"]))
+                             batch_size=opts.get("batch_size"), max_epochs=opts.get("max_epochs", c["max_epochs"]),
+                             optimizer=opts.get("optimizer"))
             rec.print(f"  {c['dataset']:<13} eps={c['epsilon']:g} {c['variant']:<10} seed={c['seed']}: {plan.epochs} epochs x "
                       f"{n} = {plan.epochs * n:,} (batch {plan.batch_size}, {plan.steps} steps)")
         else:

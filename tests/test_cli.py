@@ -135,12 +135,18 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
 def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, capsys):
     out = tmp_path / "bf16"
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--dp", "--epsilon", "8",
-               "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "hooks", "--no-report", "--quiet"])
+               "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "hooks",
+               "--dp-optimizer", "adam-bc", "--no-report", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     ledger = json.loads((out / "model" / "privacy_ledger.json").read_text())
     training = json.loads((out / "model" / "training.json").read_text())
     assert ledger["precision"] == "bf16" and training["config"]["precision"] == "bf16"
     assert ledger["grad_sample_mode"] == "hooks"
+    assert ledger["recipe"]["optimizer"] == training["config"]["optimizer"] == "adam-bc"
+    assert "optimizer" in ledger["recipe"]["given"]
+    rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "y"),
+               "--dp-optimizer", "adam-bc", "--quiet"])
+    assert rc == 2 and "--dp-optimizer need --dp" in capsys.readouterr().err
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"), "--dp",
                "--epsilon", "8", "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "ghost", "--no-report",
                "--quiet"])

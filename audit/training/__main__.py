@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--physical-batch-size", type=int, default=DEFAULTS["max_physical_batch_size"])
     p.add_argument("--lr", type=float, default=None, help=recipe)
     p.add_argument("--max-grad-norm", type=float, default=None, help=recipe)
+    p.add_argument("--optimizer", default=None, choices=("adam", "adam-bc"),
+                   help="update rule (default adam; adam-bc: Adam with the noise variance taken out of its second moment)")
     p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
     p.add_argument("--scope", default=None, help=f"all, all-but-word-embeddings, top-<k>, lora, lora-<r> ({recipe}: "
                    f"{DEFAULTS['trainable']})")
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             max_physical_batch_size=args.physical_batch_size, lr=args.lr,
             max_grad_norm=args.max_grad_norm, max_length=args.max_length, trainable=args.scope,
             grad_sample_mode=args.grad_sample_mode, accountant=args.accountant, seed=args.seed, out_dir=args.out,
-            show_progress=not args.no_progress, precision=args.precision,
+            show_progress=not args.no_progress, precision=args.precision, optimizer=args.optimizer,
         )
         hashes = ddp.all_gather_objects(bundle.sha256)
         if ctx.is_main:

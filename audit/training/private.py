@@ -199,7 +199,7 @@ def _check_budget(target_epsilon: Any, noise_multiplier: Any) -> None:
 
 def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: float | None, delta: float, num_labels: int,
                     scope: TrainableScope, *, epochs: int | None, batch_size: int | None, max_epochs: int | None,
-                    **given: Any) -> Recipe:
+                    optimizer: str | None = None, **given: Any) -> Recipe:
     """The recipe for this run, with the caller's settings in place of the derived ones."""
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_epochs", max_epochs)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -209,7 +209,7 @@ def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: floa
     if given.get("ema_decay") is not None and not (isinstance(given["ema_decay"], (int, float)) and 0 <= given["ema_decay"] < 1):
         raise ValueError(f"ema_decay must be None (the recipe's), 0 (no averaging) or in (0, 1), got {given['ema_decay']!r}")
     recipe = recommend(n, target_epsilon, delta, num_labels, scope, noise_multiplier=noise_multiplier, epochs=epochs,
-                       batch_size=batch_size, max_epochs=max_epochs)
+                       batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer)
     return recipe.with_given({k: v for k, v in given.items() if v is not None or k == "dropout"})
 
 
@@ -325,6 +325,7 @@ def fine_tune_private(
     dropout: float | None = DEFAULTS["dropout"],
     ema_decay: float | None = None,
     max_epochs: int | None = None,
+    optimizer: str | None = None,
     seed: int = 0,
     secure_mode: bool = False,
     cross_check: bool = True,
@@ -354,7 +355,9 @@ def fine_tune_private(
     ``warmup_ratio``, ``weight_decay``, ``ema_decay``) come from :func:`.recipe.recommend`, which
     sees only ``n``, the budget, the number of labels and the scope; given ones are kept (the recipe
     derives the batch for given epochs and the other way round). ``max_epochs`` caps the recipe's
-    epochs (a compute limit). ``ema_decay`` > 0 saves an exponential moving average of the weights
+    epochs (a compute limit). ``optimizer`` names the update rule (:data:`.optimizers.OPTIMIZERS`:
+    ``"adam"``, the recipe's, or ``"adam-bc"``, Adam with the noise variance taken out of its second
+    moment); the recipe's learning rate follows it. ``ema_decay`` > 0 saves an exponential moving average of the weights
     (post-processing of the private iterates, free in privacy); 0 saves the last iterate. The
     recipe with every reason is stored in the record (``config["recipe"]``) and the ledger.
     """
@@ -368,7 +371,7 @@ def fine_tune_private(
     delta = default_delta(n) if delta is None else check_delta(delta, n)
     scope = resolve_scope(DEFAULT_SCOPE if trainable is None else trainable)
     recipe = _resolve_recipe(n, target_epsilon, noise_multiplier, delta, train.num_labels, scope, epochs=epochs,
-                             batch_size=batch_size, max_epochs=max_epochs, lr=lr, max_grad_norm=max_grad_norm,
+                             batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer, lr=lr, max_grad_norm=max_grad_norm,
                              warmup_ratio=warmup_ratio, weight_decay=weight_decay, ema_decay=ema_decay, dropout=dropout)
     epochs, batch_size, lr, max_grad_norm = recipe.epochs, recipe.batch_size, recipe.lr, recipe.max_grad_norm
     warmup_ratio, weight_decay, ema_decay = recipe.warmup_ratio, recipe.weight_decay, recipe.ema_decay
@@ -396,7 +399,7 @@ def fine_tune_private(
     device = bundle.device
     config = {
         "private": True, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_physical_batch_size": max_physical_batch_size,
-        "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio, "optimizer": "AdamW",
+        "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio, "optimizer": recipe.optimizer,
         "schedule": "linear", "target_epsilon": target_epsilon, "noise_multiplier": sigma, "delta": delta,
         "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
         "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
@@ -420,7 +423,7 @@ def fine_tune_private(
             model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
             total_steps=total_steps, grad_sample_mode=plan.mode, accountant=accountant, seed=seed, device=device,
-            secure_gen=secure_gen, plan=plan, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train)),
+            secure_gen=secure_gen, plan=plan, optimizer=recipe.optimizer, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train)),
             collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]), amp=amp,
         )
         try:
@@ -624,7 +627,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
                   weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                   total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
                   dataset: _TokenDataset, collate: Callable, plan: ClippingPlan | None = None,
-                  amp: PrecisionChoice | None = None) -> tuple:
+                  amp: PrecisionChoice | None = None, optimizer: str = "adam") -> tuple:
     """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant.
 
     ``plan`` (from :func:`.clipping.plan_clipping`) says which layers ghost clipping must materialise;
@@ -659,7 +662,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
                                                     sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
                                                     total_steps=total_steps, grad_sample_mode=grad_sample_mode,
                                                     accountant=accountant, seed=seed, device=device, secure_gen=secure_gen,
-                                                    dataset=dataset, collate=collate))
+                                                    dataset=dataset, collate=collate, optimizer=optimizer))
     except BaseException:
         hooks.cleanup()
         raise
@@ -668,7 +671,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
 def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
                 weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                 total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
-                dataset: _TokenDataset, collate: Callable) -> tuple:
+                dataset: _TokenDataset, collate: Callable, optimizer: str = "adam") -> tuple:
     import torch
     from opacus.accountants import create_accountant
     from opacus.optimizers import get_optimizer_class
@@ -680,9 +683,11 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
     if grad_sample_mode == "hooks":
         hooks.forbid_grad_accumulation()
 
-    from .finetune import adamw
+    from .optimizers import make_optimizer, noise_variance
 
-    base, _ = adamw(params, lr=lr, weight_decay=weight_decay, device=device)
+    # the noise variance on each coordinate of the averaged gradient, over the whole logical batch
+    base = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, device=device,
+                          noise_variance=noise_variance(sigma, max_grad_norm, batch_size))
     if secure_gen is not None:
         noise_gen = secure_gen
     else:
