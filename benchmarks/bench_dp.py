@@ -571,8 +571,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "top-2": {"trainable": "top-2"},
     "dropout-0.1": {"dropout": 0.1},
     "adam-bc": {"optimizer": "adam-bc"},
-    # linear probe, then fine-tune: the head alone for the first LP_SHARE of the epochs, then the recipe's scope
-    "lp-ft": {"lp_share": 0.25},
+    # the recipe without its linear probe (the encoder and head trained together from the first step)
+    "no-lp": {"linear_probe": False},
+    # the linear probe asked for explicitly (the recipe's default)
+    "lp-ft": {"linear_probe": True},
     # the noise-corrected Adam at Adam's learning rate (its noise walk 1/sqrt(BC_FLOOR_RATIO) times the recipe's)
     "adam-bc-adam-lr": {"optimizer": "adam-bc", "lr_factor": 1.0},
     # the demo's compute cap (max epochs) instead of its own: uncapped is the recipe unchanged
@@ -656,15 +658,17 @@ class _Tracker:
         if len(norms):
             self.clipped.setdefault(info.epoch, []).append(float((norms > info.max_grad_norm).mean()))
         params = [p.detach() for _, p in info.parameters]  # the weights after the previous step
-        if self.t > 0:  # the weights before the first step are the starting point, not an iterate
+        names = [n for n, _ in info.parameters]
+        if names == self.names:
             with torch.no_grad():
                 for w, shadow in self.averages.items():
                     d = min(self.decays[w], (1 + self.t) / (10 + self.t))
                     torch._foreach_lerp_(shadow, params, 1.0 - d)
                 self.last = [p.clone() for p in params]
-        else:
-            self.names = [n for n, _ in info.parameters]
+        else:  # the first step (its weights are the starting point, not an iterate), or the fine-tuning after the probe
+            self.names = names
             self.averages = {w: [p.clone() for p in params] for w in EXTRA_WINDOWS}
+            self.last = None
         self.t += 1
 
     def load(self, model, tensors) -> None:
@@ -713,14 +717,11 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
         options["lr"] = base.lr * factor
     plan = recommend(len(train), cfg["epsilon"], 1e-5, train.num_labels, options.get("trainable"),
                      epochs=options.get("epochs"), batch_size=options.get("batch_size"), max_epochs=options.get("max_epochs"),
-                     optimizer=options.get("optimizer"))
+                     optimizer=options.get("optimizer"), linear_probe=options.get("linear_probe"))
     tracker = _Tracker(plan.steps)
-    if "lp_share" in options:
-        rec = _linear_probe_then_fine_tune(bundle, train, plan, cfg, options.pop("lp_share"), tracker, options)
-    else:
-        rec = fine_tune_private(bundle, train, target_epsilon=cfg["epsilon"], delta=1e-5, max_length=MAX_LENGTH,
-                                seed=cfg["seed"], max_physical_batch_size=cfg["physical"], show_progress=False,
-                                cross_check=True, step_callback=tracker, **options)
+    rec = fine_tune_private(bundle, train, target_epsilon=cfg["epsilon"], delta=1e-5, max_length=MAX_LENGTH,
+                            seed=cfg["seed"], max_physical_batch_size=cfg["physical"], show_progress=False,
+                            cross_check=True, step_callback=tracker, **options)
     out["train_seconds"] = time.perf_counter() - t
     out["metrics"] = _metrics(bundle, ev)  # the saved model: the recipe's weight average (or the last iterate without one)
     led = rec.ledger
@@ -729,7 +730,7 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
     out["config"] = {k: v for k, v in rec.config.items() if k not in ("compat", "per_example_gradients")}
     out["clipped_share_per_epoch"] = {e: sum(v) / len(v) for e, v in sorted(tracker.clipped.items())}
     extra = {}
-    if tracker.last is not None and not {"trainable", "lp_share"} & set(VARIANTS[cfg["variant"]]):
+    if tracker.last is not None and VARIANTS[cfg["variant"]].get("trainable") is None:
         if rec.config.get("ema_decay"):  # the saved weights are an average: the last weights too
             tracker.load(bundle.model, tracker.last)
             extra["last iterate"] = _metrics(bundle, ev)
@@ -738,36 +739,6 @@ def run_recipe_config(cfg: dict[str, Any]) -> dict[str, Any]:
             extra[f"average of the last {w:.0%} of steps"] = _metrics(bundle, ev)
     out["weights"] = extra
     return out
-
-
-def _linear_probe_then_fine_tune(bundle, train, plan, cfg: dict[str, Any], share: float, tracker: _Tracker,
-                                 options: dict[str, Any]):
-    """Two private runs at the recipe's sigma and sampling rate: the head alone, then the recipe's scope.
-
-    Every step of both runs is the same Poisson-sampled Gaussian mechanism (same sigma, rate and
-    clipping norm; only the parameters it updates differ), so the pair spends exactly what one run
-    of the recipe's total steps spends; the returned record's ledger is recomputed over both.
-    """
-    from audit.training.ledger import calibrate_noise, compute_epsilon, independent_epsilon
-    from audit.training.private import fine_tune_private
-
-    q, delta = plan.batch_size / len(train), 1e-5
-    sigma = calibrate_noise(cfg["epsilon"], q, plan.steps, delta, "prv")
-    probe_epochs = max(1, round(plan.epochs * share))
-    common = dict(noise_multiplier=sigma, delta=delta, batch_size=plan.batch_size, max_length=MAX_LENGTH,
-                  max_physical_batch_size=cfg["physical"], show_progress=False, cross_check=False, **options)
-    first = fine_tune_private(bundle, train, epochs=probe_epochs, trainable="top-0", seed=cfg["seed"], **common)
-    second = fine_tune_private(bundle, train, epochs=plan.epochs - probe_epochs, seed=cfg["seed"] + 10_000,
-                               step_callback=tracker, **common)
-    steps = first.ledger["steps"] + second.ledger["steps"]
-    led = dict(second.ledger, steps=steps, epochs=plan.epochs, epsilon=compute_epsilon(sigma, q, steps, delta, "prv"),
-               independent_check=independent_epsilon(sigma, q, steps, delta))
-    if led["epsilon"] > cfg["epsilon"] * 1.01:
-        raise RuntimeError(f"linear probe then fine-tune spent epsilon {led['epsilon']:.4f} > {cfg['epsilon']}")
-    second.ledger = led
-    second.config = dict(second.config, linear_probe={"epochs": probe_epochs, "steps": first.ledger["steps"],
-                                                      "lr": first.config["lr"], "trainable": "top-0"})
-    return second
 
 
 def _spread(values: list[float]) -> str:
@@ -816,7 +787,7 @@ def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
             opts = VARIANTS[c["variant"]]
             plan = recommend(n, c["epsilon"], 1e-5, 2, opts.get("trainable"), epochs=opts.get("epochs"),
                              batch_size=opts.get("batch_size"), max_epochs=opts.get("max_epochs", c["max_epochs"]),
-                             optimizer=opts.get("optimizer"))
+                             optimizer=opts.get("optimizer"), linear_probe=opts.get("linear_probe"))
             rec.print(f"  {c['dataset']:<13} eps={c['epsilon']:g} {c['variant']:<10} seed={c['seed']}: {plan.epochs} epochs x "
                       f"{n} = {plan.epochs * n:,} (batch {plan.batch_size}, {plan.steps} steps)")
         else:
@@ -881,6 +852,12 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
                       + " | ".join(cols) + " |")
 
 
+def _had_linear_probe(run: dict[str, Any]) -> bool:
+    """Whether a recorded private run started with a linear probe (recorded in its training configuration)."""
+    cfg = run.get("config") or {}
+    return bool(cfg.get("linear_probe_epochs") or cfg.get("linear_probe"))
+
+
 def _table_from_records(names: list[str]) -> None:
     """The utility table of the runs of several ``--record`` files (e.g. one per machine or per seed batch)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -897,6 +874,9 @@ def _table_from_records(names: list[str]) -> None:
         machine = data.get("machine") or {}
         where.append(f"{path.name}: {machine.get('gpu') or machine.get('cpu_model') or '?'} "
                      f"({machine.get('cpu_count')} cores), {len(found)} runs, commit {str((data.get('versions') or {}).get('textaudit_commit'))[:7]}")
+    # the recipe with and without its linear probe, whatever the variant was called when it was recorded
+    runs = [{**r, "variant": "recipe" if _had_linear_probe(r) else "no-lp"}
+            if r.get("kind") == "private" and r.get("variant") in ("recipe", "lp-ft", "no-lp") else r for r in runs]
     # the same configuration and seed recorded twice (e.g. the non-private run of a seed, in two records) counts once
     seen, unique = set(), []
     for r in runs:

@@ -50,6 +50,7 @@ RECIPE_LABELS = (
     ("dropout", "Dropout"),
     ("weight_decay", "Weight decay"),
     ("optimizer", "Optimizer"),
+    ("linear_probe_epochs", "Linear probe"),
     ("num_labels", "Labels"),
 )
 ACCOUNTANT_TITLES = {

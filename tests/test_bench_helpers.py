@@ -85,18 +85,20 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
 
     import bench_dp
 
-    def run(kind, seed, acc, last=None, eps=8.0):
+    def run(kind, seed, acc, last=None, eps=8.0, variant="recipe", probe=5):
         r = {"dataset": "agnews-1000", "n_train": 1000, "n_eval": 2000, "kind": kind, "seed": seed, "train_seconds": 1.0,
              "metrics": {"accuracy": acc}}
         if kind == "private":
-            r |= {"epsilon": eps, "variant": "recipe", "weights": {} if last is None else {"last iterate": {"accuracy": last}},
-                  "ledger": {"epochs": 20, "logical_batch_size": 128, "steps": 160}}
+            r |= {"epsilon": eps, "variant": variant, "weights": {} if last is None else {"last iterate": {"accuracy": last}},
+                  "ledger": {"epochs": 20, "logical_batch_size": 128, "steps": 160},
+                  "config": {"linear_probe_epochs": probe}}
         return r
 
     files = []
     for i, runs in enumerate([[run("nonprivate", 0, 0.80), run("private", 0, 0.70, last=0.74)],
-                              [run("nonprivate", 1, 0.84), run("private", 1, 0.76)],
-                              [run("nonprivate", 1, 0.84)]]):  # seed 1's non-private run recorded again
+                              [run("nonprivate", 1, 0.84), run("private", 1, 0.76, variant="lp-ft")],
+                              # a run of the recipe before it had a linear probe is the no-lp variant
+                              [run("nonprivate", 1, 0.84), run("private", 1, 0.60, probe=0)]]):  # seed 1 again
         path = tmp_path / f"r{i}.json"
         path.write_text(json.dumps({"results": {"runs": runs}, "machine": {"cpu_count": 2}, "versions": {}}))
         files.append(str(path))
@@ -105,52 +107,33 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
     assert "1 run(s) saved a moving average" in out and "1 run(s) recorded again" in out
     # private: the last weights of seed 0 (74) and seed 1 (76); non-private 80 and 84
     assert "| agnews-1000 | 1,000 | 2,000 | 8 | recipe | 75.0 ± 1.4 | 82.0 ± 2.8 | -7.0 | 2 |" in out
+    assert "| agnews-1000 | 1,000 | 2,000 | 8 | no-lp | 60.0 |" in out
 
 
-def test_linear_probe_then_fine_tune_spends_what_one_run_of_the_recipe_spends(tiny_dirs):
-    """The two runs share the recipe's sigma and rate; together they take the recipe's steps and epsilon,
-    the probe moves only the head, and the second run samples with other random numbers than the first."""
+
+def test_weight_tracker_restarts_its_averages_when_the_fine_tuning_follows_the_probe():
+    """After a linear probe the trained parameters change: the averages and the last weights then cover the
+    fine-tuning's parameters alone, starting from the weights the fine-tuning starts from."""
+    from types import SimpleNamespace
+
     import torch
 
     import bench_dp
-    from audit.data import TextDataset
-    from audit.models import load_model
-    from audit.training import private
-    from audit.training.ledger import compute_epsilon
-    from audit.training.recipe import recommend
 
-    rng = np.random.default_rng(0)
-    words = ["good", "bad", "film", "plot", "dull", "great"]
-    data = TextDataset(texts=[" ".join(rng.choice(words, size=3)) for _ in range(48)],
-                       labels=[int(x) for x in rng.integers(0, 2, size=48)], label_names=["neg", "pos"])
-    bundle = load_model(tiny_dirs["bert"], device="cpu")
-    start = {n: p.detach().clone() for n, p in bundle.model.named_parameters()}
-    plan = recommend(48, 8.0, 1e-5, 2, max_epochs=4)
-    runs = []
-    real = private.fine_tune_private
+    head, body = torch.zeros(2), torch.zeros(3)
+    tracker = bench_dp._Tracker(steps=8)
 
-    def spy(*args, **kw):
-        rec = real(*args, **kw)
-        runs.append((kw, {n: p.detach().clone() for n, p in bundle.model.named_parameters()}, dict(rec.ledger)))
-        return rec
+    def step(params, epoch):
+        tracker(SimpleNamespace(per_example_norms=np.array([1.0]), max_grad_norm=0.5, epoch=epoch, parameters=params))
 
-    bench_dp_ft = bench_dp.__dict__.get("fine_tune_private")
-    private.fine_tune_private = spy
-    try:
-        tracker = bench_dp._Tracker(plan.steps)
-        rec = bench_dp._linear_probe_then_fine_tune(bundle, data, plan, {"epsilon": 8.0, "physical": 16, "seed": 3}, 0.25,
-                                                    tracker, {})
-    finally:
-        private.fine_tune_private = real
-    assert bench_dp_ft is None  # the helper imports it at call time, so the spy saw both runs
-    (probe_kw, after_probe, probe), (ft_kw, _, ft) = runs
-    assert probe_kw["trainable"] == "top-0" and probe_kw["epochs"] == 1 and ft_kw["epochs"] == plan.epochs - 1
-    assert probe_kw["seed"] != ft_kw["seed"]
-    assert probe["noise_multiplier"] == ft["noise_multiplier"] == rec.ledger["noise_multiplier"]
-    assert probe["sample_rate"] == ft["sample_rate"] == plan.batch_size / 48
-    assert rec.ledger["steps"] == probe["steps"] + ft["steps"] == plan.steps
-    sigma, q = rec.ledger["noise_multiplier"], plan.batch_size / 48
-    assert rec.ledger["epsilon"] == pytest.approx(compute_epsilon(sigma, q, plan.steps, 1e-5, "prv"))
-    assert 7.5 < rec.ledger["epsilon"] <= 8.0 * 1.001
-    moved = {n for n, p in after_probe.items() if not torch.equal(p, start[n])}
-    assert moved and all(n.startswith(("classifier", "bert.pooler")) for n in moved)
+    for k in range(3):  # the probe: the head alone
+        head += 1
+        step([("head", head)], 1)
+    assert tracker.names == ["head"] and len(tracker.last) == 1
+    start = (head.clone(), body.clone())
+    for k in range(3):
+        step([("body", body), ("head", head)], 2)  # the weights after the step before
+        body += 1
+    assert tracker.names == ["body", "head"] and len(tracker.last) == 2
+    for shadow in tracker.averages.values():
+        assert torch.all(shadow[0] >= start[1]) and torch.all(shadow[0] <= body) and torch.equal(shadow[1], start[0])

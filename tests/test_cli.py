@@ -105,6 +105,7 @@ def test_train_command_with_dp(tiny_dirs, csv_file, tmp_path, capsys):
     recipe = ledger["recipe"]  # the given settings are kept, the others come from the recipe with their reasons
     assert sorted(recipe["given"]) == ["batch_size", "epochs"] and (recipe["epochs"], recipe["batch_size"]) == (2, 16)
     assert ledger["max_grad_norm"] == recipe["max_grad_norm"] and "clipped" in recipe["reasons"]["max_grad_norm"]
+    assert recipe["linear_probe_epochs"] == 1 and "head alone" in recipe["reasons"]["linear_probe_epochs"]
     assert "Private-training recipe" in (out / "report.html").read_text()
     # its model card states the guarantee in words, with the ledger's own numbers
     rc = main(["card", str(out / "results.json"), "--out", str(out / "model" / "README.md"), "--quiet"])
@@ -145,8 +146,8 @@ def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, caps
     assert ledger["recipe"]["optimizer"] == training["config"]["optimizer"] == "adam-bc"
     assert "optimizer" in ledger["recipe"]["given"]
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "y"),
-               "--dp-optimizer", "adam-bc", "--quiet"])
-    assert rc == 2 and "--dp-optimizer need --dp" in capsys.readouterr().err
+               "--dp-optimizer", "adam-bc", "--no-linear-probe", "--quiet"])
+    assert rc == 2 and "--[no-]linear-probe need --dp" in capsys.readouterr().err
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "x"), "--dp",
                "--epsilon", "8", "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "ghost", "--no-report",
                "--quiet"])

@@ -162,6 +162,117 @@ class _TokenDataset:
         return self.ids[j], self.labels[j]
 
 
+@dataclass
+class _RunSettings:
+    """The settings every phase of one private run shares (same noise, sampling rate and clipping norm)."""
+
+    n: int
+    sigma: float
+    max_grad_norm: float
+    weight_decay: float
+    warmup_ratio: float
+    batch_size: int
+    sample_rate: float
+    steps_per_epoch: int
+    delta: float
+    accountant: str
+    seed: int
+    device: str
+    secure_gen: Any
+    optimizer: str
+    grad_sample_mode: str
+    precision: str
+    dropout: float | None
+    max_length: int
+    max_physical_batch_size: int | None
+    show_progress: bool
+    ctx: Any
+
+
+@dataclass
+class _Phase:
+    """A stretch of epochs that trains one scope at one learning rate (a linear probe, then the fine-tuning)."""
+
+    name: str
+    scope: TrainableScope
+    epochs: int
+    lr: float
+    index: int
+    final: bool
+
+
+def _phases(recipe: Recipe, scope: TrainableScope) -> list[_Phase]:
+    """The recipe's phases: the classifier head alone for ``linear_probe_epochs``, then ``scope``."""
+    probe = recipe.linear_probe_epochs
+    if not probe:
+        return [_Phase("fine-tune", scope, recipe.epochs, recipe.lr, 0, True)]
+    return [_Phase("linear probe", resolve_scope("top-0"), probe, float(recipe.linear_probe_lr), 0, False),
+            _Phase("fine-tune", scope, recipe.epochs - probe, recipe.lr, 1, True)]
+
+
+def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, record: PrivateTrainingRecord,
+                 run: _RunSettings, phase: _Phase, acct: Any, first_epoch: int,
+                 step_callback: Callable[[DPStepInfo], None] | None, ema_decay: float | None) -> dict[str, Any]:
+    """Train one phase on ``bundle.model`` in place; the accountant carries over from the phase before.
+
+    Each phase builds its own hooks, optimizer and schedule for its scope; the Poisson sampler and the
+    noise draw fresh random numbers in each phase, so every step of the run is an independent
+    sampled Gaussian mechanism with the run's sigma, rate and clipping norm.
+    """
+    ctx = run.ctx
+    steps = run.steps_per_epoch * phase.epochs
+    seed = run.seed + phase.index * 1_000_033  # phase 0 draws exactly what a single-phase run draws
+    with private_model(bundle, phase.scope, dropout=run.dropout) as (model, names, params, report):
+        plan = plan_clipping(run.grad_sample_mode, ParameterUse(**report.parameter_use), model)
+        amp = for_private_training(resolve_precision(run.precision, run.device), plan.mode)
+        forward, hooks, opt, criterion, sched, loader, new_acct = _make_private(
+            model, params, ctx, n=run.n, sigma=run.sigma, max_grad_norm=run.max_grad_norm, lr=phase.lr,
+            weight_decay=run.weight_decay, warmup_ratio=run.warmup_ratio, batch_size=run.batch_size,
+            sample_rate=run.sample_rate, steps_per_epoch=run.steps_per_epoch, total_steps=steps,
+            grad_sample_mode=plan.mode, accountant=run.accountant, seed=seed, device=run.device,
+            secure_gen=run.secure_gen, plan=plan, optimizer=run.optimizer, dataset=train_data,
+            collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
+            amp=amp,
+        )
+        acct = new_acct if acct is None else acct
+        try:
+            physical = choose_physical_batch(run.max_physical_batch_size, device=run.device, batch_size=run.batch_size,
+                                             n=run.n, default=DEFAULTS["max_physical_batch_size"],
+                                             distributed=ctx.distributed,
+                                             step=lambda b: probe_step(model, forward, criterion, opt, loader, b))
+            details = {"compat": report.to_dict(), "grad_sample_mode": plan.mode, "per_example_gradients": plan.to_dict(),
+                       "precision": amp.precision, "precision_detail": amp.to_dict(),
+                       "max_physical_batch_size": physical.size, "physical_batch": physical.to_dict()}
+            if phase.final:
+                record.config.update(details)
+            else:
+                record.config["linear_probe"] = {
+                    "epochs": phase.epochs, "steps": steps, "lr": phase.lr, "trainable": phase.scope.config(),
+                    "trainable_parameters": int(sum(p.numel() for p in params)), "trainable_parameter_names": names,
+                    **{k: details[k] for k in ("grad_sample_mode", "precision", "max_physical_batch_size")}}
+            with warnings.catch_warnings():
+                # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                average = WeightAverage(params, ema_decay) if ema_decay else None
+                eps_per_epoch = _train_loop(
+                    bundle, model, forward, hooks, opt, criterion, sched, loader, acct, params,
+                    named=list(zip(names, params)), ctx=ctx, record=record, eval=eval, epochs=phase.epochs,
+                    total_steps=steps, delta=run.delta, sigma=run.sigma, sample_rate=run.sample_rate,
+                    batch_size=run.batch_size, max_grad_norm=run.max_grad_norm, max_physical_batch_size=physical.size,
+                    grad_sample_mode=plan.mode, max_length=run.max_length, show_progress=run.show_progress,
+                    step_callback=step_callback, average=average, first_epoch=first_epoch,
+                    first_step=run.steps_per_epoch * first_epoch,
+                    desc="private fine-tune" if phase.name == "fine-tune" else "private linear probe",
+                )
+                if average is not None:
+                    average.apply()
+                    _evaluate_averaged(bundle, model, record, eval, ctx, run.max_length)
+        finally:
+            hooks.cleanup()
+    return {"acct": acct, "eps_per_epoch": eps_per_epoch, "names": names, "plan": plan, "amp": amp,
+            "trainable_parameters": int(sum(p.numel() for p in params)), "max_physical_batch_size": physical.size}
+
+
 def _check_args(n: int, epochs: int, batch_size: int, max_physical_batch_size: int, max_grad_norm: float, lr: float,
                 grad_sample_mode: str, dropout: float | None) -> None:
     """The settings of a run after the recipe filled them in (the budget is checked before, by :func:`_check_budget`)."""
@@ -199,7 +310,7 @@ def _check_budget(target_epsilon: Any, noise_multiplier: Any) -> None:
 
 def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: float | None, delta: float, num_labels: int,
                     scope: TrainableScope, *, epochs: int | None, batch_size: int | None, max_epochs: int | None,
-                    optimizer: str | None = None, **given: Any) -> Recipe:
+                    optimizer: str | None = None, linear_probe: bool | None = None, **given: Any) -> Recipe:
     """The recipe for this run, with the caller's settings in place of the derived ones."""
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_epochs", max_epochs)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -209,7 +320,7 @@ def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: floa
     if given.get("ema_decay") is not None and not (isinstance(given["ema_decay"], (int, float)) and 0 <= given["ema_decay"] < 1):
         raise ValueError(f"ema_decay must be None (the recipe's), 0 (no averaging) or in (0, 1), got {given['ema_decay']!r}")
     recipe = recommend(n, target_epsilon, delta, num_labels, scope, noise_multiplier=noise_multiplier, epochs=epochs,
-                       batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer)
+                       batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer, linear_probe=linear_probe)
     return recipe.with_given({k: v for k, v in given.items() if v is not None or k == "dropout"})
 
 
@@ -326,6 +437,7 @@ def fine_tune_private(
     ema_decay: float | None = None,
     max_epochs: int | None = None,
     optimizer: str | None = None,
+    linear_probe: bool | None = None,
     seed: int = 0,
     secure_mode: bool = False,
     cross_check: bool = True,
@@ -357,7 +469,9 @@ def fine_tune_private(
     derives the batch for given epochs and the other way round). ``max_epochs`` caps the recipe's
     epochs (a compute limit). ``optimizer`` names the update rule (:data:`.optimizers.OPTIMIZERS`:
     ``"adam"``, the recipe's, or ``"adam-bc"``, Adam with the noise variance taken out of its second
-    moment); the recipe's learning rate follows it. ``ema_decay`` > 0 saves an exponential moving average of the weights
+    moment); the recipe's learning rate follows it. ``linear_probe`` (default: the recipe's, on)
+    trains the classifier head alone for the first quarter of the epochs, then the whole scope, at
+    the same noise and sampling rate (one accounting over all steps). ``ema_decay`` > 0 saves an exponential moving average of the weights
     (post-processing of the private iterates, free in privacy); 0 saves the last iterate. The
     recipe with every reason is stored in the record (``config["recipe"]``) and the ledger.
     """
@@ -371,7 +485,8 @@ def fine_tune_private(
     delta = default_delta(n) if delta is None else check_delta(delta, n)
     scope = resolve_scope(DEFAULT_SCOPE if trainable is None else trainable)
     recipe = _resolve_recipe(n, target_epsilon, noise_multiplier, delta, train.num_labels, scope, epochs=epochs,
-                             batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer, lr=lr, max_grad_norm=max_grad_norm,
+                             batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer,
+                             linear_probe=linear_probe, lr=lr, max_grad_norm=max_grad_norm,
                              warmup_ratio=warmup_ratio, weight_decay=weight_decay, ema_decay=ema_decay, dropout=dropout)
     epochs, batch_size, lr, max_grad_norm = recipe.epochs, recipe.batch_size, recipe.lr, recipe.max_grad_norm
     warmup_ratio, weight_decay, ema_decay = recipe.warmup_ratio, recipe.weight_decay, recipe.ema_decay
@@ -404,53 +519,31 @@ def fine_tune_private(
         "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
         "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
         "secure_mode": bool(secure_mode), "world_size": ctx.world_size, "dropout": dropout, "ema_decay": ema_decay,
-        "recipe": recipe.to_dict(),
+        "linear_probe_epochs": recipe.linear_probe_epochs, "recipe": recipe.to_dict(),
         "problem_type": bundle.model.config.problem_type or "single_label_classification",
         "loss": "binary_cross_entropy_summed_over_labels" if train.multi_label else "cross_entropy",
     }
     record = PrivateTrainingRecord(config=config, seed=seed, data_sha256=train.sha256, n_train=n,
                                    n_eval=len(eval) if eval is not None else 0, device=device)
 
-    with private_model(bundle, scope, dropout=dropout) as (model, names, params, report):
-        record.config["compat"] = report.to_dict()
-        plan = plan_clipping(grad_sample_mode, ParameterUse(**report.parameter_use), model)
-        record.config["grad_sample_mode"] = plan.mode
-        record.config["per_example_gradients"] = plan.to_dict()
-        amp = for_private_training(resolve_precision(precision, device), plan.mode)
-        record.config["precision"], record.config["precision_detail"] = amp.precision, amp.to_dict()
-        start = time.perf_counter()
-        forward, hooks, opt, criterion, sched, loader, acct = _make_private(
-            model, params, ctx, n=n, sigma=sigma, max_grad_norm=max_grad_norm, lr=lr, weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio, batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps, grad_sample_mode=plan.mode, accountant=accountant, seed=seed, device=device,
-            secure_gen=secure_gen, plan=plan, optimizer=recipe.optimizer, dataset=_TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train)),
-            collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]), amp=amp,
-        )
-        try:
-            physical = choose_physical_batch(max_physical_batch_size, device=device, batch_size=batch_size, n=n,
-                                             default=DEFAULTS["max_physical_batch_size"], distributed=ctx.distributed,
-                                             step=lambda b: probe_step(model, forward, criterion, opt, loader, b))
-            max_physical_batch_size = physical.size
-            record.config["max_physical_batch_size"], record.config["physical_batch"] = physical.size, physical.to_dict()
-            with warnings.catch_warnings():
-                # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
-                warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                average = WeightAverage(params, ema_decay) if ema_decay else None
-                eps_per_epoch = _train_loop(
-                    bundle, model, forward, hooks, opt, criterion, sched, loader, acct, params,
-                    named=list(zip(names, params)), ctx=ctx, record=record, eval=eval, epochs=epochs,
-                    total_steps=total_steps, delta=delta, sigma=sigma, sample_rate=sample_rate, batch_size=batch_size,
-                    max_grad_norm=max_grad_norm, max_physical_batch_size=max_physical_batch_size,
-                    grad_sample_mode=plan.mode, max_length=max_length, show_progress=show_progress,
-                    step_callback=step_callback, average=average,
-                )
-                if average is not None:
-                    average.apply()
-                    _evaluate_averaged(bundle, model, record, eval, ctx, max_length)
-        finally:
-            hooks.cleanup()
-        steps_done = int(sum(h[2] for h in acct.history))
-        record.wall_time_s = time.perf_counter() - start
+    dataset = _TokenDataset(_encode(bundle, train.texts, max_length), _training_labels(train))
+    run = _RunSettings(n=n, sigma=sigma, max_grad_norm=max_grad_norm, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+                       batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch, delta=delta,
+                       accountant=accountant, seed=seed, device=device, secure_gen=secure_gen, optimizer=recipe.optimizer,
+                       grad_sample_mode=grad_sample_mode, precision=precision, dropout=dropout, max_length=max_length,
+                       max_physical_batch_size=max_physical_batch_size, show_progress=show_progress, ctx=ctx)
+    start = time.perf_counter()
+    acct, eps_per_epoch, done = None, [], 0
+    for phase in _phases(recipe, scope):
+        out = _train_phase(bundle, train_data=dataset, eval=eval, record=record, run=run, phase=phase, acct=acct,
+                           first_epoch=done, step_callback=step_callback,
+                           ema_decay=ema_decay if phase.final else None)
+        acct, done = out["acct"], done + phase.epochs
+        eps_per_epoch += out["eps_per_epoch"]
+    names, params_count, plan, amp, max_physical_batch_size = (out["names"], out["trainable_parameters"], out["plan"],
+                                                               out["amp"], out["max_physical_batch_size"])
+    steps_done = int(sum(h[2] for h in acct.history))
+    record.wall_time_s = time.perf_counter() - start
     bundle.head_initialized = False
     bundle.invalidate_identity()
 
@@ -459,7 +552,7 @@ def fine_tune_private(
         epsilon=epsilon, delta=delta, accountant=accountant, noise_multiplier=sigma, sample_rate=sample_rate,
         steps=steps_done, epochs=epochs, max_grad_norm=float(max_grad_norm), logical_batch_size=batch_size,
         max_physical_batch_size=max_physical_batch_size, dataset_size=n, dataset_sha256=train.sha256,
-        trainable_scope=scope.config(), trainable_parameters=int(sum(p.numel() for p in params)),
+        trainable_scope=scope.config(), trainable_parameters=params_count,
         trainable_parameter_names=names, grad_sample_mode=plan.mode, per_example_gradients=plan.to_dict(),
         secure_rng=bool(secure_mode), precision=amp.precision,
         target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
@@ -729,12 +822,13 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
                 epochs: int, total_steps: int, delta: float, sigma: float, sample_rate: float, batch_size: int,
                 max_grad_norm: float, max_physical_batch_size: int, grad_sample_mode: str, max_length: int,
                 show_progress: bool, step_callback: Callable[[DPStepInfo], None] | None,
-                average: WeightAverage | None = None) -> list[float]:
+                average: WeightAverage | None = None, first_epoch: int = 0, first_step: int = 0,
+                desc: str = "private fine-tune") -> list[float]:
     from opacus.utils.batch_memory_manager import BatchMemoryManager
 
     from ..metrics import dataset_metrics
 
-    state: dict[str, Any] = {"steps": 0, "epoch": 0, "norms": [], "clipped": [], "count": 0}
+    state: dict[str, Any] = {"steps": first_step, "epoch": first_epoch, "norms": [], "clipped": [], "count": 0}
 
     def on_step(optimizer: Any) -> None:
         acct.step(noise_multiplier=sigma, sample_rate=sample_rate)
@@ -758,11 +852,11 @@ def _train_loop(bundle: ModelBundle, model: Any, forward: Any, hooks: Any, opt: 
         OptimizerClippingMeter(opt, state["clipped"])
     eps_per_epoch: list[float] = []
     eps_every = max(1, total_steps // 10)
-    bar = progress(total=total_steps, desc="private fine-tune", enabled=show_progress and ctx.is_main, unit="step")
+    bar = progress(total=total_steps, desc=desc, enabled=show_progress and ctx.is_main, unit="step")
     eps_now = 0.0
     checked = False
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first_epoch + 1, first_epoch + epochs + 1):
             state["epoch"] = epoch
             t0 = time.perf_counter()
             model.train()

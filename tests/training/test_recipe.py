@@ -19,7 +19,7 @@ from audit.training.private import WeightAverage, fine_tune_private
 def test_the_recipe_sees_only_public_numbers():
     params = set(inspect.signature(rc.recommend).parameters)
     assert params == {"n", "epsilon", "delta", "num_labels", "scope", "noise_multiplier", "epochs", "batch_size", "max_epochs",
-                      "optimizer"}
+                      "optimizer", "linear_probe"}
     a, b = rc.recommend(3000, 8.0, 1e-5, 4), rc.recommend(3000, 8.0, 1e-5, 4)
     assert a.to_dict() == b.to_dict()
 
@@ -150,3 +150,46 @@ def test_weight_averaging_changes_only_the_saved_weights(tiny_dirs):
     assert plain.epochs[-1]["eval"] == avg.epochs[-1]["eval"]  # the last iterate is the same model
     assert plain_sha != avg_sha and "eval_averaged" not in plain.epochs[-1]
     assert plain.ledger["epsilon"] == avg.ledger["epsilon"]
+
+
+def test_linear_probe_trains_the_head_first_within_one_accounting(tiny_dirs):
+    data = _two_label_data(5, n=64)
+    steps = []
+
+    def grab(info):
+        steps.append((info.step, info.epoch, info.batch_size, sorted(n for n, _ in info.parameters)))
+
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    rec = fine_tune_private(bundle, data, data, target_epsilon=8.0, delta=1e-3, epochs=4, batch_size=8,
+                            max_physical_batch_size=16, seed=1, show_progress=False, step_callback=grab)
+    want = rc.recommend(64, 8.0, 1e-3, 2, epochs=4, batch_size=8)
+    assert want.linear_probe_epochs == 1 and want.linear_probe_lr > want.lr
+    cfg, led = rec.config, rec.ledger
+    assert cfg["linear_probe"]["epochs"] == 1 and cfg["linear_probe"]["steps"] == 8
+    assert (cfg["linear_probe"]["lr"], cfg["lr"], cfg["linear_probe_epochs"]) == (want.linear_probe_lr, want.lr, 1)
+    # one accounting over every step of both phases, at one sigma and rate
+    assert led["steps"] == want.steps == 32 == len(steps) and [s[0] for s in steps] == list(range(1, 33))
+    assert led["epsilon"] == pytest.approx(compute_epsilon(led["noise_multiplier"], 8 / 64, 32, 1e-3, "prv"))
+    assert led["epsilon"] <= 8.0 * 1.001 and led["independent_check"]["pld"] == pytest.approx(led["epsilon"], rel=0.01)
+    # the probe's steps update the head alone; the fine-tuning the whole scope, head included
+    head = steps[0][3]
+    assert head and all(n.startswith(("classifier", "bert.pooler")) for n in head)
+    assert all(s[3] == head for s in steps[:8]) and all(set(head) < set(s[3]) for s in steps[8:])
+    assert [s[1] for s in steps] == [1] * 8 + [2] * 8 + [3] * 8 + [4] * 8
+    assert [e["epoch"] for e in rec.epochs] == [1, 2, 3, 4]
+    # the fine-tuning samples its own batches, not the probe's again
+    assert [s[2] for s in steps[8:16]] != [s[2] for s in steps[:8]]
+
+
+def test_without_a_linear_probe_the_run_is_one_phase_and_a_head_only_scope_refuses_one(tiny_dirs):
+    data = _two_label_data(6, n=32)
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    rec = fine_tune_private(bundle, data, noise_multiplier=1.0, epochs=2, batch_size=8, max_physical_batch_size=16,
+                            linear_probe=False, seed=0, show_progress=False, cross_check=False)
+    assert "linear_probe" not in rec.config and rec.config["linear_probe_epochs"] == 0
+    assert rec.ledger["recipe"]["linear_probe_epochs"] == 0 and "linear_probe_epochs" in rec.ledger["recipe"]["given"]
+    assert rec.config["lr"] == rc.recommend(32, noise_multiplier=1.0, epochs=2, batch_size=8, linear_probe=False).lr
+    assert rc.recommend(32, noise_multiplier=1.0, epochs=2, batch_size=8, scope="top-0").linear_probe_epochs == 0
+    with pytest.raises(ValueError, match="linear probe needs a trainable scope beyond the classifier head"):
+        fine_tune_private(bundle, data, noise_multiplier=1.0, epochs=2, batch_size=8, trainable="top-0",
+                          linear_probe=True, show_progress=False)
