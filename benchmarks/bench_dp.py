@@ -545,7 +545,7 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
         rec = fine_tune_private(bundle, train, ev, **budget, delta=1e-5, epochs=cfg["epochs"], batch_size=cfg["batch"],
                                 lr=cfg["lr"], trainable=cfg["scope"], grad_sample_mode=cfg.get("mode", "ghost"), max_length=64,
                                 max_physical_batch_size=cfg.get("physical", 32), seed=cfg["seed"], show_progress=False,
-                                cross_check=False, **{k: cfg[v] for k, v in (("max_grad_norm", "clip"), ("dropout", "dropout"),
+                                cross_check=False, linear_probe=False, **{k: cfg[v] for k, v in (("max_grad_norm", "clip"), ("dropout", "dropout"),
                                                                              ("warmup_ratio", "warmup")) if v in cfg})
         sigma = rec.ledger["noise_multiplier"]
     return cfg | {"seconds": time.perf_counter() - t, "noise_multiplier": sigma,
@@ -581,6 +581,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "uncapped": {"max_epochs": None},
     "cap-4": {"max_epochs": 4},
     "cap-6": {"max_epochs": 6},
+    "cap-6-no-lp": {"max_epochs": 6, "linear_probe": False},
 }
 #: Extra weight averages evaluated from the step callback (fraction of the steps averaged).
 EXTRA_WINDOWS = (0.05, 0.1, 0.25)
@@ -858,6 +859,16 @@ def _had_linear_probe(run: dict[str, Any]) -> bool:
     return bool(cfg.get("linear_probe_epochs") or cfg.get("linear_probe"))
 
 
+def _probe_label(run: dict[str, Any]) -> str:
+    """The variant of a recorded private run, saying when it trained without the recipe's linear probe."""
+    variant, probe = run.get("variant") or "recipe", _had_linear_probe(run)
+    if variant in ("recipe", "lp-ft", "no-lp"):
+        return "recipe" if probe else "no-lp"
+    if variant.endswith("-no-lp"):
+        return f"{variant.removesuffix('-no-lp')}, no-lp"
+    return variant if probe else f"{variant}, no-lp"
+
+
 def _table_from_records(names: list[str]) -> None:
     """The utility table of the runs of several ``--record`` files (e.g. one per machine or per seed batch)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -875,8 +886,7 @@ def _table_from_records(names: list[str]) -> None:
         where.append(f"{path.name}: {machine.get('gpu') or machine.get('cpu_model') or '?'} "
                      f"({machine.get('cpu_count')} cores), {len(found)} runs, commit {str((data.get('versions') or {}).get('textaudit_commit'))[:7]}")
     # the recipe with and without its linear probe, whatever the variant was called when it was recorded
-    runs = [{**r, "variant": "recipe" if _had_linear_probe(r) else "no-lp"}
-            if r.get("kind") == "private" and r.get("variant") in ("recipe", "lp-ft", "no-lp") else r for r in runs]
+    runs = [{**r, "variant": _probe_label(r)} if r.get("kind") == "private" else r for r in runs]
     # the same configuration and seed recorded twice (e.g. the non-private run of a seed, in two records) counts once
     seen, unique = set(), []
     for r in runs:

@@ -85,9 +85,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         _sync(args.device)
         t0 = time.perf_counter()
         if private:
+            # every epoch trains the whole scope (no linear probe), so that an epoch costs what a DP epoch costs
             rec = fine_tune_private(bundle, train, target_epsilon=args.epsilon, epochs=epochs, batch_size=args.dp_batch,
                                     max_length=args.max_length, seed=args.seed, show_progress=False, cross_check=False,
-                                    max_physical_batch_size=args.physical, **{"precision": args.precision, **options})
+                                    max_physical_batch_size=args.physical, linear_probe=False,
+                                    **{"precision": args.precision, **options})
         else:
             rec = fine_tune(bundle, train, epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
                             seed=args.seed, show_progress=False, precision=args.precision)

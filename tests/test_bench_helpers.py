@@ -98,7 +98,8 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
     for i, runs in enumerate([[run("nonprivate", 0, 0.80), run("private", 0, 0.70, last=0.74)],
                               [run("nonprivate", 1, 0.84), run("private", 1, 0.76, variant="lp-ft")],
                               # a run of the recipe before it had a linear probe is the no-lp variant
-                              [run("nonprivate", 1, 0.84), run("private", 1, 0.60, probe=0)]]):  # seed 1 again
+                              [run("nonprivate", 1, 0.84), run("private", 1, 0.60, probe=0),
+                               run("private", 0, 0.50, variant="cap-6", probe=0), run("private", 0, 0.55, variant="cap-6")]]):
         path = tmp_path / f"r{i}.json"
         path.write_text(json.dumps({"results": {"runs": runs}, "machine": {"cpu_count": 2}, "versions": {}}))
         files.append(str(path))
@@ -108,6 +109,7 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
     # private: the last weights of seed 0 (74) and seed 1 (76); non-private 80 and 84
     assert "| agnews-1000 | 1,000 | 2,000 | 8 | recipe | 75.0 ± 1.4 | 82.0 ± 2.8 | -7.0 | 2 |" in out
     assert "| agnews-1000 | 1,000 | 2,000 | 8 | no-lp | 60.0 |" in out
+    assert "| cap-6, no-lp | 50.0 |" in out and "| cap-6 | 55.0 |" in out  # not one run counted twice
 
 
 

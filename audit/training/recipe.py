@@ -3,7 +3,8 @@
 :func:`recommend` turns the public facts of a training run — the number of training examples
 ``n`` (public by convention), the budget ``(epsilon, delta)``, the number of labels and the
 trainable scope — into every setting of DP-SGD: logical batch, epochs, learning rate and its
-schedule, clipping norm, dropout and whether the weights are averaged. No setting looks at a text or
+schedule, clipping norm, dropout, whether the weights are averaged and whether a linear probe
+comes first. No setting looks at a text or
 a label, so choosing them spends no privacy. Settings the caller fixes are kept and the others
 are derived around them; every setting carries a reason in plain words (``Recipe.reasons``),
 which the training record and the privacy ledger store.
@@ -38,6 +39,12 @@ weight by about ``lr * sqrt(steps)`` over the run; the signal's share of the ste
 :data:`LORA_LR_FACTOR` times that). With the ``"adam-bc"`` optimizer (:mod:`.optimizers`) a
 coordinate the noise dominates moves ``1 / sqrt(floor_ratio)`` times further per step, so its
 learning rate is ``sqrt(floor_ratio)`` times Adam's: the same noise walk.
+
+**Linear probe.** The first :data:`LINEAR_PROBE_SHARE` of the epochs train the classifier head
+alone, the rest the whole scope, each phase with its own learning rate by the rule above. Every
+step is the same sampled Gaussian mechanism whichever parameters it updates, so the budget,
+sigma and the accounting are those of one run; the encoder is then fine-tuned through a head
+that already points at the labels.
 
 The constants were chosen from the measurements and literature listed in docs/privacy.md.
 """
