@@ -387,9 +387,11 @@ def _reasons(r: Recipe, c: _Candidate, given: list[str], max_epochs: int | None,
     return {
         "batch_size": batch,
         "epochs": epochs,
-        "lr": (f"{r.lr:.3g}" + (f" for the fine-tuning ({r.steps - probe_steps(r)} steps), {r.linear_probe_lr:.3g} for the "
-                                f"linear probe ({probe_steps(r)} steps)" if r.linear_probe_epochs else "") + ": Adam moves each weight by about the learning rate per step once the noise dominates, so "
-               f"the noise displaces a weight by about lr*sqrt(steps) over the run; the recipe holds that at "
+        "lr": (f"{r.lr:.3g}"
+               + (f" for the fine-tuning ({r.steps - probe_steps(r)} steps), {r.linear_probe_lr:.3g} for the linear probe "
+                  f"({probe_steps(r)} steps)" if r.linear_probe_epochs else "")
+               + ": Adam moves each weight by about the learning rate per step once the noise dominates, so "
+               "the noise displaces a weight by about lr*sqrt(steps) over a phase; the recipe holds that at "
                f"{NOISE_WALK:g}" + (f", times {LORA_LR_FACTOR:g} for LoRA adapters, which start from zero" if lora else "")
                + (f"; the noise-corrected Adam moves such a weight 1/sqrt({BC_FLOOR_RATIO:g}) times further per step, so "
                   f"its learning rate is sqrt({BC_FLOOR_RATIO:g}) times Adam's." if r.optimizer == "adam-bc" else ".")),

@@ -116,8 +116,9 @@ def test_measured_choice_runs_the_real_step_without_changing_the_run(monkeypatch
 
     monkeypatch.setattr(private, "choose_physical_batch", on_cpu)
     rec, sizes, measured = _train(None, mode)
-    assert probed == [2, 6]
+    assert probed == [2, 6] * 2  # the linear probe and the fine-tuning each measure their own step
     assert rec.config["physical_batch"]["source"] == "measured" and rec.config["max_physical_batch_size"] == 6
+    assert rec.config["linear_probe"]["max_physical_batch_size"] == 6
     monkeypatch.undo()
     ref, ref_sizes, given = _train(6, mode)
     assert sizes == ref_sizes
