@@ -50,6 +50,13 @@ def _collate(bundle: ModelBundle, ids: list[list[int]], labels: list[Any] | None
     return out
 
 
+def decay_groups(params: list[Any], weight_decay: float) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: weight decay on matrices, none on biases and norm weights."""
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def adamw(params: list[Any], *, lr: float, weight_decay: float, device: str) -> tuple[Any, bool]:
     """AdamW with weight decay on matrices only; the fused implementation where torch has it for the device.
 
@@ -58,9 +65,7 @@ def adamw(params: list[Any], *, lr: float, weight_decay: float, device: str) -> 
     """
     import torch
 
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = decay_groups(params, weight_decay)
     kind = torch.device(device).type
     fused = kind in ("cpu", "cuda") and all(p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
     if fused:

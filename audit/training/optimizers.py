@@ -92,12 +92,11 @@ def _adam(params: list[Any], *, lr: float, weight_decay: float, device: str, noi
 
 
 def _adam_bc(params: list[Any], *, lr: float, weight_decay: float, device: str, noise_variance: float) -> Any:
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    from .finetune import decay_groups
     from .recipe import BC_FLOOR_RATIO
 
-    return DPAdamBC([g for g in groups if g["params"]], lr=lr, noise_variance=noise_variance, floor_ratio=BC_FLOOR_RATIO)
+    groups = [g for g in decay_groups(params, weight_decay) if g["params"]]
+    return DPAdamBC(groups, lr=lr, noise_variance=noise_variance, floor_ratio=BC_FLOOR_RATIO)
 
 
 #: Update rules of private training by name: ``factory(params, lr=, weight_decay=, device=, noise_variance=)``.

@@ -235,6 +235,7 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
             amp=amp,
         )
         acct = new_acct if acct is None else acct
+        n_trainable = int(sum(p.numel() for p in params))
         try:
             physical = choose_physical_batch(run.max_physical_batch_size, device=run.device, batch_size=run.batch_size,
                                              n=run.n, default=DEFAULTS["max_physical_batch_size"],
@@ -248,7 +249,7 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
             else:
                 record.config["linear_probe"] = {
                     "epochs": phase.epochs, "steps": steps, "lr": phase.lr, "trainable": phase.scope.config(),
-                    "trainable_parameters": int(sum(p.numel() for p in params)), "trainable_parameter_names": names,
+                    "trainable_parameters": n_trainable, "trainable_parameter_names": names,
                     **{k: details[k] for k in ("grad_sample_mode", "precision", "max_physical_batch_size")}}
             with warnings.catch_warnings():
                 # Opacus' backward hooks fire on module outputs when no input needs a gradient (frozen embeddings)
@@ -262,7 +263,7 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
                     grad_sample_mode=plan.mode, max_length=run.max_length, show_progress=run.show_progress,
                     step_callback=step_callback, average=average, first_epoch=first_epoch,
                     first_step=run.steps_per_epoch * first_epoch,
-                    desc="private fine-tune" if phase.name == "fine-tune" else "private linear probe",
+                    desc=f"private {phase.name}",
                 )
                 if average is not None:
                     average.apply()
@@ -270,7 +271,7 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
         finally:
             hooks.cleanup()
     return {"acct": acct, "eps_per_epoch": eps_per_epoch, "names": names, "plan": plan, "amp": amp,
-            "trainable_parameters": int(sum(p.numel() for p in params)), "max_physical_batch_size": physical.size}
+            "trainable_parameters": n_trainable, "max_physical_batch_size": physical.size}
 
 
 def _check_args(n: int, epochs: int, batch_size: int, max_physical_batch_size: int, max_grad_norm: float, lr: float,

@@ -316,10 +316,10 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
     lora = scope_name.startswith("lora")
     probe_epochs = _probe_epochs(LINEAR_PROBE if linear_probe is None else linear_probe, chosen.epochs, scope_name,
                                  explicit=linear_probe is True)
-    probe_steps = probe_epochs * steps_per_epoch(n, chosen.batch_size)
+    steps_probe = probe_epochs * steps_per_epoch(n, chosen.batch_size)
     bc = math.sqrt(BC_FLOOR_RATIO) if opt_name == "adam-bc" else 1.0
-    lr = NOISE_WALK / math.sqrt(chosen.steps - probe_steps) * (LORA_LR_FACTOR if lora else 1.0) * bc
-    probe_lr = float(f"{NOISE_WALK / math.sqrt(probe_steps) * bc:.3g}") if probe_steps else None
+    lr = NOISE_WALK / math.sqrt(chosen.steps - steps_probe) * (LORA_LR_FACTOR if lora else 1.0) * bc
+    probe_lr = float(f"{NOISE_WALK / math.sqrt(steps_probe) * bc:.3g}") if steps_probe else None
     given = [k for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
                             ("linear_probe_epochs", linear_probe)) if v is not None]
     recipe = Recipe(
