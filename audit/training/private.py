@@ -274,16 +274,21 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
             "trainable_parameters": n_trainable, "max_physical_batch_size": physical.size}
 
 
+def _check_counts(n: int, **counts: int | None) -> None:
+    """Each count that is set is an integer >= 1, and a set batch_size fits in the training set."""
+    for name, v in counts.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    batch_size = counts.get("batch_size")
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+
+
 def _check_args(n: int, epochs: int, batch_size: int, max_physical_batch_size: int, max_grad_norm: float, lr: float,
                 grad_sample_mode: str, dropout: float | None) -> None:
     """The settings of a run after the recipe filled them in (the budget is checked before, by :func:`_check_budget`)."""
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_physical_batch_size", max_physical_batch_size)):
-        if name == "max_physical_batch_size" and v is None:  # chosen from the device's memory
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    # None for the physical batch: chosen from the device's memory
+    _check_counts(n, epochs=epochs, batch_size=batch_size, max_physical_batch_size=max_physical_batch_size)
     if not (isinstance(max_grad_norm, (int, float)) and math.isfinite(max_grad_norm) and max_grad_norm > 0):
         raise ValueError(f"max_grad_norm must be a positive number, got {max_grad_norm!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
@@ -313,11 +318,7 @@ def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: floa
                     scope: TrainableScope, *, epochs: int | None, batch_size: int | None, max_epochs: int | None,
                     optimizer: str | None = None, linear_probe: bool | None = None, **given: Any) -> Recipe:
     """The recipe for this run, with the caller's settings in place of the derived ones."""
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("max_epochs", max_epochs)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if batch_size is not None and batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    _check_counts(n, epochs=epochs, batch_size=batch_size, max_epochs=max_epochs)
     if given.get("ema_decay") is not None and not (isinstance(given["ema_decay"], (int, float)) and 0 <= given["ema_decay"] < 1):
         raise ValueError(f"ema_decay must be None (the recipe's), 0 (no averaging) or in (0, 1), got {given['ema_decay']!r}")
     recipe = recommend(n, target_epsilon, delta, num_labels, scope, noise_multiplier=noise_multiplier, epochs=epochs,

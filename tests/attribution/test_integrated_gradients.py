@@ -56,6 +56,41 @@ def test_completeness_in_float32(tiny_dirs):
     assert checked >= 2
 
 
+@pytest.mark.parametrize("method", ["gausslegendre", "adaptive_simpson"])
+def test_reported_error_is_the_completeness_gap_measured_on_the_model(tiny_dirs, method):
+    """f(x), f(baseline), the gap and the relative error come from the model, and the summary aggregates them.
+
+    Few steps, so the gaps are far from zero. f(x) and f(baseline) are recomputed here with plain
+    forward passes (the pad baseline keeps the special tokens and puts [PAD] everywhere else).
+    """
+    from audit.attribution import completeness_summary
+
+    b = load_model(tiny_dirs["bert"], device="cpu")
+    b.model.double()
+    res = IntegratedGradients(n_steps=9 if method == "adaptive_simpson" else 3, method=method, output="probability",
+                              tolerance=0.05).explain(b, TEXTS)
+    tok, rel = b.tokenizer, []
+    for a in res:
+        enc = tok(a.text, return_tensors="pt", return_special_tokens_mask=True)
+        ids, special = enc["input_ids"], enc["special_tokens_mask"].bool()
+        base = torch.where(special, ids, torch.full_like(ids, tok.pad_token_id))
+        with torch.no_grad():
+            f_x = torch.softmax(b.model(input_ids=ids, attention_mask=enc["attention_mask"]).logits, -1)[0, a.target].item()
+            f_b = torch.softmax(b.model(input_ids=base, attention_mask=enc["attention_mask"]).logits, -1)[0, a.target].item()
+        assert a.info["f_x"] == pytest.approx(f_x, abs=1e-9) and a.info["f_baseline"] == pytest.approx(f_b, abs=1e-9)
+        gap = float(np.sum(a.token_scores)) - (f_x - f_b)
+        assert a.info["convergence_delta"] == pytest.approx(gap, abs=1e-9)
+        rel.append(abs(gap) / abs(f_x - f_b))
+        assert a.info["relative_error"] == pytest.approx(rel[-1], rel=1e-6)
+        assert a.info["flagged"] == (abs(gap) > 0.05 * abs(f_x - f_b) and abs(gap) > 1e-4)  # the absolute floor
+    assert max(rel) > 1e-3  # the coarse rule leaves a visible gap on some text
+    summary = completeness_summary(res)
+    assert summary["n"] == len(TEXTS) and summary["n_flagged"] == sum(a.info["flagged"] for a in res)
+    assert summary["median_relative_error"] == pytest.approx(float(np.median(rel)), rel=1e-6)
+    assert summary["max_relative_error"] == pytest.approx(max(rel), rel=1e-6)
+    assert summary["mean_steps"] == pytest.approx(np.mean([a.info["n_steps"] for a in res]))
+
+
 def _captum_loop(bundle, text, target, n_steps, baseline="pad"):
     tok = bundle.tokenizer
     enc = tok(text, return_tensors="pt", return_special_tokens_mask=True)

@@ -13,7 +13,7 @@ from audit.data import TextDataset
 from audit.demo import make_demo_dataset
 from audit.privacy.lower_bound import (append_rows, epsilon_lower_bound, guess_counts, max_certifiable_epsilon, one_run_audit,
                                        p_value, p_values, split_audit_records)
-from privacy_reference import correct_guesses, largest_rejected_epsilon
+from privacy_reference import correct_guesses, largest_rejected_epsilon, one_run_p_values
 
 
 def test_cap_for_1000_correct_guesses_is_about_5_8():
@@ -123,6 +123,53 @@ def test_one_run_bound_matches_an_independent_computation_split_over_the_guess_c
     undivided = largest_rejected_epsilon(m, 2 * res.best.n_in, res.best.correct, delta, alpha)
     assert undivided > res.epsilon_lower_bound + 0.3
     assert res.to_dict()["alpha"] == alpha and res.to_dict()["confidence"] == pytest.approx(1 - alpha)
+
+
+def test_guess_counts_one_and_two_sided():
+    """Each fraction of m becomes a count (at least 1); two-sided counts stop at m/2 per side; repeats are dropped."""
+    assert guess_counts(100, (0.1, 0.3, 0.6)) == [(10, 10), (30, 30), (50, 50)]
+    assert guess_counts(100, (0.1, 0.3, 0.6), two_sided=False) == [(10, 0), (30, 0), (60, 0)]
+    assert guess_counts(100, (0.6, 0.8, 1.0)) == [(50, 50)]  # all three cap at 50 a side
+    assert guess_counts(100, (0.6, 1.0), two_sided=False) == [(60, 0), (100, 0)]
+    assert guess_counts(100, (0.001, 0.004)) == [(1, 1)]  # at least one guess, counted once
+    assert guess_counts(7, (0.5,)) == [(3, 3)] and guess_counts(7, (0.5,), two_sided=False) == [(4, 0)]
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="guess fractions"):
+            guess_counts(100, (0.1, bad))
+
+
+def test_one_sided_guesses_score_only_the_top():
+    """With n_out = 0 only the highest scores are guessed, and the bound uses r = n_in guesses."""
+    rng = np.random.default_rng(5)
+    m = 300
+    included = rng.random(m) < 0.5
+    scores = 1.5 * included + rng.normal(0.0, 1.0, m)
+    res = one_run_audit(scores, included, delta=1e-5, guesses=[(60, 0), (150, 0)])
+    for trial in res.trials:
+        assert trial.n_out == 0 and trial.guesses == trial.n_in
+        correct = correct_guesses(scores, included, trial.n_in, 0)
+        assert trial.correct == correct
+        assert trial.epsilon_lower_bound == pytest.approx(
+            largest_rejected_epsilon(m, trial.n_in, correct, 1e-5, 0.05 / 2), abs=1e-6)
+
+
+def test_p_value_at_the_claimed_epsilon_and_the_contradiction_flag():
+    """Each trial reports the theorem's p-value at the claimed ε; a bound above the claim contradicts it."""
+    rng = np.random.default_rng(4)
+    m, delta = 400, 1e-5
+    included = rng.random(m) < 0.5
+    scores = 3.0 * included + rng.normal(0.0, 1.0, m)  # a strong attack: the bound is well above 1
+    low = one_run_audit(scores, included, delta=delta, claimed_epsilon=1.0)
+    for trial in low.trials:
+        expected = one_run_p_values(m, trial.guesses, trial.correct, np.array([1.0]), delta)[0]
+        assert trial.p_value_at_claimed == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert low.epsilon_lower_bound > 1.0 and low.contradicts_claim and low.to_dict()["contradicts_claim"] is True
+    assert low.best.p_value_at_claimed <= 0.05 / low.bonferroni  # the claim is rejected at the audit's level
+    high = one_run_audit(scores, included, delta=delta, claimed_epsilon=8.0)
+    assert not high.contradicts_claim and high.epsilon_lower_bound == low.epsilon_lower_bound
+    assert all(t.p_value_at_claimed > 0.05 for t in high.trials)
+    unclaimed = one_run_audit(scores, included, delta=delta)
+    assert all(t.p_value_at_claimed is None for t in unclaimed.trials) and not unclaimed.contradicts_claim
 
 
 def test_one_run_audit_rejects_bad_input():

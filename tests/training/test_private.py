@@ -290,6 +290,9 @@ def test_bad_arguments_are_refused_with_reasons(tiny_dirs):
         fine_tune_private(bundle, data, target_epsilon=8, trainable="everything", batch_size=4, show_progress=False)
     with pytest.raises(ValueError, match="larger than the training set"):
         fine_tune_private(bundle, data, target_epsilon=8, batch_size=13, show_progress=False)
+    for name, bad in (("epochs", 0), ("batch_size", True), ("max_epochs", 2.5), ("max_physical_batch_size", 0)):
+        with pytest.raises(ValueError, match=f"^{name} must be an integer >= 1, got {bad!r}$"):
+            fine_tune_private(bundle, data, target_epsilon=8, show_progress=False, **{"batch_size": 4, name: bad})
     with pytest.raises(ValueError, match="dropout"):
         fine_tune_private(bundle, data, noise_multiplier=1.0, dropout=1.5, batch_size=4, show_progress=False)
     with pytest.raises(ValueError, match="grad_sample_mode"):
