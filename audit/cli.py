@@ -93,14 +93,8 @@ def _anonymise_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help="file holding the pseudonym secret (or set AUDIT_PII_SECRET); never written to any output")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Audit a transformer text classifier (explanations, performance, identity) and write one offline HTML report plus results.json.",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _demo_parser(sub: Any) -> None:
+    """`audit demo`: the generated demo, end to end."""
     p = sub.add_parser("demo", help="generate demo reviews, fine-tune the embedded backbone, audit it, write the report")
     p.add_argument("--out", required=True, help="output directory (report.html, results.json, models/)")
     p.add_argument("--n", type=int, default=2400, help="number of demo reviews (default 2400)")
@@ -121,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_args(p)
     _common(p)
 
+
+def _train_parser(sub: Any) -> None:
+    """`audit train`: fine-tuning, private with --dp."""
     p = sub.add_parser("train", help="fine-tune a model (the embedded backbone by default) on a labelled file")
     _data_args(p)
     p.add_argument("--model", default=None, help="model directory or Hub name in the local Hugging Face cache to start from (default: the embedded backbone)")
@@ -163,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_args(p)
     _common(p)
 
+
+def _run_parser(sub: Any) -> None:
+    """`audit run`: the audit of a trained model."""
     p = sub.add_parser("run", help="audit a trained model on a labelled file")
     p.add_argument("--model", default=None, help="model directory, or a Hub name (org/name[@revision]) already in the local Hugging Face cache (default: the embedded backbone with an untrained head)")
     _data_args(p)
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_args(p)
     _common(p)
 
+
+def _scan_parser(sub: Any) -> None:
+    """`audit scan`: personal data in a data file."""
     p = sub.add_parser("scan", help="scan a data file for personal data (e-mails, phones, cards, IBANs, identity numbers, names...)",
                        description="Scan the text of a data file for personal data and write results.json (a personal_data "
                                    "section under data) and report.html. Values are masked by their type unless "
@@ -197,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_args(p)
     p.add_argument("--quiet", "-q", action="store_true")
 
+
+def _anonymise_parser(sub: Any) -> None:
+    """`audit anonymise`: personal data replaced in a data file."""
     p = sub.add_parser("anonymise", help="replace personal data in a data file by placeholders or keyed pseudonyms",
                        description="Scan the text column(s) and write a copy of the file with every value found replaced: "
                                    "by its type (<EMAIL>, placeholder mode) or by a consistent surrogate of the same "
@@ -211,11 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     _pii_scanner_args(p)
     p.add_argument("--quiet", "-q", action="store_true")
 
+
+def _render_parser(sub: Any) -> None:
+    """`audit render`: a report from saved results."""
     p = sub.add_parser("render", help="re-render report.html from a results.json without recomputing")
     p.add_argument("results", help="results.json")
     p.add_argument("--out", required=True, help="report.html to write")
     p.add_argument("--quiet", "-q", action="store_true")
 
+
+def _card_parser(sub: Any) -> None:
+    """`audit card`: a model card from saved results."""
     p = sub.add_parser("card", help="write a Hugging Face model card (README.md) from a results.json, without recomputing")
     p.add_argument("results", help="results.json")
     p.add_argument("--out", required=True, help="model card to write (usually README.md in the model's directory)")
@@ -236,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--base-model", default=None, help="Hub id of the model that was fine-tuned")
     p.add_argument("--quiet", "-q", action="store_true")
 
+
+def _compare_parser(sub: Any) -> None:
+    """`audit compare`: models of saved audits side by side."""
     p = sub.add_parser("compare", help="compare models of saved audits (results.json files) without recomputing",
                        description="Compare the models of two or more saved audits: metric deltas, a paired confidence "
                                    "interval of the accuracy difference, checks that changed status (regressions first), "
@@ -254,11 +269,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
 
+
+def _check_parser(sub: Any) -> None:
+    """`audit check`: a CI gate on saved results."""
     p = sub.add_parser("check", help="gate on a saved results.json: re-judge its checks against thresholds, set the exit "
                                      "code, write JUnit / markdown (no recomputation)")
     p.add_argument("results", help="results.json of an earlier audit")
     _gate_args(p, fail_on="fail")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors and the verdict of a tripped gate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit a transformer text classifier (explanations, performance, identity) and write one offline HTML report plus results.json.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_demo_parser, _train_parser, _run_parser, _scan_parser, _anonymise_parser, _render_parser, _card_parser, _compare_parser, _check_parser):
+        add(sub)
     return parser
 
 

@@ -154,6 +154,18 @@ def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, caps
     assert rc == 2 and "precision='bf16' is refused" in capsys.readouterr().err
 
 
+def test_train_choices_follow_the_libraries_registries():
+    """Every update rule and clipping mode the library offers can be chosen from `audit train`, and no other."""
+    from audit.cli import build_parser
+    from audit.training.optimizers import OPTIMIZERS
+    from audit.training.private import GRAD_SAMPLE_MODES
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    by_flag = {a.option_strings[0]: a for a in train._actions if a.option_strings}
+    assert set(by_flag["--dp-optimizer"].choices) == set(OPTIMIZERS)
+    assert set(by_flag["--grad-sample-mode"].choices) == set(GRAD_SAMPLE_MODES)
+
+
 def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):
     import pandas as pd
 
