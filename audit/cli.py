@@ -148,6 +148,9 @@ def _train_parser(sub: Any) -> None:
     g.add_argument("--dp-optimizer", default=None, choices=("adam", "adam-bc"),
                    help="update rule (default adam; adam-bc removes the noise variance from Adam's second moment, and the "
                         "recipe scales its learning rate to match)")
+    g.add_argument("--clipping", default=None, choices=("flat", "automatic"),
+                   help="how each example's gradient is clipped (default flat: cut to the clipping norm when longer; "
+                        "automatic: every gradient normalised to just under it)")
     g.add_argument("--linear-probe", default=None, action=argparse.BooleanOptionalAction,
                    help="train the classifier head alone for the first quarter of the epochs, then the whole scope, at "
                         "the same noise (default: on, the recipe's; --no-linear-probe trains everything from the start)")
@@ -432,9 +435,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if any(v is not None for v in (args.epsilon, args.noise_multiplier, args.delta, args.max_grad_norm, args.trainable,
                                        args.grad_sample_mode, args.max_physical_batch_size, args.max_epochs,
-                                       args.dp_optimizer, args.linear_probe)):
+                                       args.dp_optimizer, args.linear_probe, args.clipping)):
             raise ValueError("--epsilon, --noise-multiplier, --delta, --max-grad-norm, --trainable, --grad-sample-mode, "
-                             "--max-physical-batch-size, --max-epochs, --dp-optimizer and --[no-]linear-probe need --dp")
+                             "--max-physical-batch-size, --max-epochs, --dp-optimizer, --clipping and --[no-]linear-probe "
+                             "need --dp")
         record = fine_tune(bundle, train, eval_data, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
                            max_length=args.max_length, seed=args.seed, show_progress=not args.quiet, precision=args.precision)
         if anonymisation:
@@ -590,7 +594,8 @@ def _train_private(args: argparse.Namespace, bundle: Any, train: Any, eval_data:
     given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "delta": args.delta,
              "max_grad_norm": args.max_grad_norm, "trainable": args.trainable,
              "max_physical_batch_size": args.max_physical_batch_size, "grad_sample_mode": args.grad_sample_mode,
-             "max_epochs": args.max_epochs, "optimizer": args.dp_optimizer, "linear_probe": args.linear_probe}
+             "max_epochs": args.max_epochs, "optimizer": args.dp_optimizer, "linear_probe": args.linear_probe,
+             "clipping": args.clipping}
     return fine_tune_private(bundle, train, eval_data, target_epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
                              max_length=args.max_length, seed=args.seed, out_dir=out, show_progress=not args.quiet,
                              precision=args.precision, **{k: v for k, v in given.items() if v is not None})

@@ -573,6 +573,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "top-2": {"trainable": "top-2"},
     "dropout-0.1": {"dropout": 0.1},
     "adam-bc": {"optimizer": "adam-bc"},
+    # normalised ("automatic") clipping: every per-example gradient scaled by C / (norm + gamma)
+    "automatic": {"clipping": "automatic"},
     # the recipe without its linear probe (the encoder and head trained together from the first step)
     "no-lp": {"linear_probe": False},
     # the linear probe asked for explicitly (the recipe's default)

@@ -44,6 +44,7 @@ RECIPE_LABELS = (
     ("epochs", "Epochs"),
     ("lr", "Learning rate"),
     ("max_grad_norm", "Clipping norm"),
+    ("clipping", "Clipping rule"),
     ("trainable", "Trained parameters"),
     ("warmup_ratio", "Schedule"),
     ("ema_decay", "Weight averaging"),

@@ -27,8 +27,12 @@ TEXTS = ["the film was great and the acting superb", "dull", "a dull plot but a 
 LABELS = [1, 0, 0, 1, 0, 1]
 
 
-def reference_clip_factor(norm: float, clip: float) -> float:
-    """Opacus' per-example clipping coefficient, written out: min(1, C / (norm + 1e-6))."""
+def reference_clip_factor(norm: float, clip: float, rule: str = "flat") -> float:
+    """The per-example clipping coefficient, written out: Opacus' min(1, C / (norm + 1e-6)) ("flat"), or
+    C / (norm + 0.01), normalised clipping with the stability constant of Bu et al. ("automatic")."""
+    if rule == "automatic":
+        return clip / (norm + 0.01)
+    assert rule == "flat", rule
     return min(1.0, clip / (norm + 1e-6))
 
 
@@ -86,13 +90,14 @@ def clip_between(norms: np.ndarray) -> float:
     return float(lo + hi) / 2
 
 
-def zero_noise_step(bundle: Any, scope: str, mode: str, texts=TEXTS, labels=LABELS, physical: int = 4) -> StepCheck:
+def zero_noise_step(bundle: Any, scope: str, mode: str, texts=TEXTS, labels=LABELS, physical: int = 4,
+                    clipping: str = "flat") -> StepCheck:
     """Run one private step with noise 0 on a float64 copy of the bundle's model and compare it with the loop."""
     bundle.model.double()
     ref = per_example_reference(bundle, scope, texts, labels)
     norms = np.array([math.sqrt(sum(float((g.double() ** 2).sum()) for g in r.values())) for r in ref])
     clip = clip_between(norms)
-    factors = [reference_clip_factor(nm, clip) for nm in norms]
+    factors = [reference_clip_factor(nm, clip, clipping) for nm in norms]
     n_clipped, n_unclipped = int(np.sum(norms > clip)), int(np.sum(norms < clip))
     if n_clipped == 0 or n_unclipped == 0:
         raise AssertionError(f"C = {clip} does not separate the per-example norms {sorted(norms)}")
@@ -107,7 +112,8 @@ def zero_noise_step(bundle: Any, scope: str, mode: str, texts=TEXTS, labels=LABE
     data = TextDataset(texts=list(texts), labels=list(labels), label_names=["neg", "pos"])
     rec = fine_tune_private(bundle, data, noise_multiplier=0.0, epochs=1, batch_size=len(data),
                             max_physical_batch_size=physical, lr=0.0, max_grad_norm=clip, trainable=scope,
-                            grad_sample_mode=mode, show_progress=False, cross_check=False, step_callback=grab)
+                            grad_sample_mode=mode, clipping=clipping, show_progress=False, cross_check=False,
+                            step_callback=grab)
     expected = {n: sum(r[n] * f for r, f in zip(ref, factors)) / len(ref) for n in ref[0]}
     if set(seen["grads"]) != set(expected):
         raise AssertionError(f"the step trained {sorted(set(seen['grads']) ^ set(expected))} unlike the reference")

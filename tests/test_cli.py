@@ -137,7 +137,7 @@ def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, caps
     out = tmp_path / "bf16"
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(out), "--dp", "--epsilon", "8",
                "--epochs", "1", "--batch-size", "16", "--precision", "bf16", "--grad-sample-mode", "hooks",
-               "--dp-optimizer", "adam-bc", "--no-report", "--quiet"])
+               "--dp-optimizer", "adam-bc", "--clipping", "automatic", "--no-report", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     ledger = json.loads((out / "model" / "privacy_ledger.json").read_text())
     training = json.loads((out / "model" / "training.json").read_text())
@@ -145,6 +145,7 @@ def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, caps
     assert ledger["grad_sample_mode"] == "hooks"
     assert ledger["recipe"]["optimizer"] == training["config"]["optimizer"] == "adam-bc"
     assert "optimizer" in ledger["recipe"]["given"]
+    assert ledger["clipping"] == ledger["recipe"]["clipping"] == training["config"]["clipping"]["name"] == "automatic"
     rc = main(["train", "--data", str(csv_file), "--model", str(tiny_dirs["bert"]), "--out", str(tmp_path / "y"),
                "--dp-optimizer", "adam-bc", "--no-linear-probe", "--quiet"])
     assert rc == 2 and "--[no-]linear-probe need --dp" in capsys.readouterr().err
@@ -155,8 +156,9 @@ def test_train_command_records_the_precision(tiny_dirs, csv_file, tmp_path, caps
 
 
 def test_train_choices_follow_the_libraries_registries():
-    """Every update rule and clipping mode the library offers can be chosen from `audit train`, and no other."""
+    """Every update rule, clipping mode and clipping rule the library offers can be chosen from `audit train`."""
     from audit.cli import build_parser
+    from audit.training.clip_rules import CLIP_RULES
     from audit.training.optimizers import OPTIMIZERS
     from audit.training.private import GRAD_SAMPLE_MODES
 
@@ -164,6 +166,12 @@ def test_train_choices_follow_the_libraries_registries():
     by_flag = {a.option_strings[0]: a for a in train._actions if a.option_strings}
     assert set(by_flag["--dp-optimizer"].choices) == set(OPTIMIZERS)
     assert set(by_flag["--grad-sample-mode"].choices) == set(GRAD_SAMPLE_MODES)
+    assert set(by_flag["--clipping"].choices) == set(CLIP_RULES)
+    from audit.training.__main__ import build_parser as training_parser
+
+    module = {a.option_strings[0]: a for a in training_parser()._actions if a.option_strings}
+    assert set(module["--optimizer"].choices) == set(OPTIMIZERS) and set(module["--clipping"].choices) == set(CLIP_RULES)
+    assert set(module["--grad-sample-mode"].choices) == set(GRAD_SAMPLE_MODES)
 
 
 def test_run_with_privacy_audit(tiny_dirs, tmp_path, capsys):

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-grad-norm", type=float, default=None, help=recipe)
     p.add_argument("--optimizer", default=None, choices=("adam", "adam-bc"),
                    help="update rule (default adam; adam-bc: Adam with the noise variance taken out of its second moment)")
+    p.add_argument("--clipping", default=None, choices=("flat", "automatic"),
+                   help="clipping rule (default flat; automatic: every per-example gradient normalised to just under C)")
     p.add_argument("--linear-probe", default=None, action=argparse.BooleanOptionalAction,
                    help="train the classifier head alone for the first quarter of the epochs (default: on, the recipe's)")
     p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             max_grad_norm=args.max_grad_norm, max_length=args.max_length, trainable=args.scope,
             grad_sample_mode=args.grad_sample_mode, accountant=args.accountant, seed=args.seed, out_dir=args.out,
             show_progress=not args.no_progress, precision=args.precision, optimizer=args.optimizer,
-            linear_probe=args.linear_probe,
+            linear_probe=args.linear_probe, clipping=args.clipping,
         )
         hashes = ddp.all_gather_objects(bundle.sha256)
         if ctx.is_main:

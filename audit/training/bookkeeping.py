@@ -10,8 +10,8 @@ the first pass already has, each trainable layer's input ``a`` (its activation) 
   ``T x T`` token pairs ("ghost norm", about ``2 T^2 (p + d)`` operations); when ``2 T^2 > p d`` the
   ``p x d`` gradient itself is cheaper and is formed instead. Embeddings add up the output gradients
   of equal token ids; norm layers and biases have small per-example gradients that are formed;
-* the clipped sum ``sum_i c_i * grad_i`` with ``c_i = min(1, C / (norm_i + 1e-6))`` (Opacus'
-  coefficient), e.g. ``(c * g).T @ a`` for a weight, written to ``p.grad``. Opacus' optimizer then
+* the clipped sum ``sum_i c_i * grad_i`` with ``c_i`` the run's clipping rule (:mod:`.clip_rules`;
+  by default Opacus' coefficient ``min(1, C / (norm_i + 1e-6))``), e.g. ``(c * g).T @ a`` for a weight, written to ``p.grad``. Opacus' optimizer then
   adds the noise and divides by the expected batch size, as it does for ghost clipping.
 
 The backward pass asks autograd only for the gradients flowing into the layer outputs (each output
@@ -36,6 +36,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clip_rules import ClipRule, resolve_clip_rule
 from .dp_compat import DPCompatError
 
 # how a parameter enters its layer's output
@@ -248,11 +249,12 @@ class BookkeepingClipping:
     its clipped sum is formed.
     """
 
-    def __init__(self, model: Any, params: list[Any], max_grad_norm: float) -> None:
+    def __init__(self, model: Any, params: list[Any], max_grad_norm: float, rule: ClipRule | None = None) -> None:
         import torch
 
         self.model = model
         self.max_grad_norm = float(max_grad_norm)
+        self.rule = resolve_clip_rule(rule)
         self.per_sample_gradient_norms: Any = None
         #: the clipping factors the last backward pass applied, one per example
         self.applied_clip_factors: Any = None
@@ -339,7 +341,7 @@ class BookkeepingClipping:
             for part in parts.values():
                 sq = sq + part.sq_norms.to(dtype)
             norms = sq.sqrt()
-            factors = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+            factors = self.rule.factors(norms, self.max_grad_norm)
             for p in self.params:
                 part = parts.pop(id(p))
                 g = part.clipped(factors.to(p.dtype)).to(p.dtype)

@@ -45,6 +45,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .clip_rules import ClipRule, resolve_clip_rule
 from .dp_compat import DPCompatError
 
 #: ``auto`` picks one of the others from the model (see :func:`plan_clipping`).
@@ -302,12 +303,14 @@ def _modules_by_name(model: Any, layer_names: list[str]) -> list[Any]:
     return [m for n, m in model.named_modules(remove_duplicate=False) if n in wanted]
 
 
-def ghost_hooks(module: Any, model: Any, plan: ClippingPlan, *, max_grad_norm: float) -> Any:
+def ghost_hooks(module: Any, model: Any, plan: ClippingPlan, *, max_grad_norm: float, rule: ClipRule | None = None) -> Any:
     """Opacus' ghost-clipping hooks on ``module`` (the model or its distributed wrapper), with the
-    layers of ``plan.materialised_layers`` (names in ``model``) on the materialising path."""
+    layers of ``plan.materialised_layers`` (names in ``model``) on the materialising path and the
+    clipping factors of ``rule`` (default flat, Opacus' own)."""
     from opacus.grad_sample import GradSampleHooksFastGradientClipping
 
     plain = {id(m) for m in _modules_by_name(model, plan.materialised_layers)}
+    clip_rule = resolve_clip_rule(rule)
 
     class SharedAwareGhostHooks(GradSampleHooksFastGradientClipping):
         #: the clipping factors of the last physical batch, as the second backward pass applied them
@@ -328,7 +331,45 @@ def ghost_hooks(module: Any, model: Any, plan: ClippingPlan, *, max_grad_norm: f
         def capture_backprops_hook(self, module: Any, *args: Any, **kwargs: Any) -> Any:
             return self._without_ghost(super().capture_backprops_hook, module, *args, **kwargs)
 
+        def get_clipping_coef(self) -> Any:
+            return clip_rule.factors(self.get_norm_sample(), self.max_grad_norm)
+
     return SharedAwareGhostHooks(module, batch_first=True, loss_reduction="mean", max_grad_norm=max_grad_norm)
+
+
+class RuleClipping:
+    """Hooks mode with a clipping rule other than flat: the optimizer sums ``c_i * g_i`` with the rule's factors.
+
+    Opacus' optimizer clips in ``clip_and_accumulate`` with its own flat coefficient. Installed on
+    the optimizer, this wrapper computes each example's norm over every trainable parameter, replaces
+    each ``p.grad_sample`` by the scaled ``c_i * g_i`` and lets the optimizer sum them with its
+    coefficient pinned at 1 (an infinite clipping norm for that call only; the noise still uses the
+    run's norm). A :class:`OptimizerClippingMeter` installed afterwards still sees the unscaled
+    gradients and so measures ``c_i``.
+    """
+
+    def __init__(self, optimizer: Any, rule: ClipRule) -> None:
+        self.optimizer = optimizer
+        self.rule = rule
+        self._clip_and_accumulate = optimizer.clip_and_accumulate
+        optimizer.clip_and_accumulate = self
+
+    def __call__(self) -> None:
+        import torch
+
+        opt = self.optimizer
+        samples = opt.grad_samples
+        if samples and len(samples[0]):
+            norms = torch.stack([g.reshape(len(g), -1).norm(2, dim=-1).to(samples[0].device) for g in samples], 1).norm(2, dim=1)
+            factors = self.rule.factors(norms, opt.max_grad_norm)
+            for p, g in zip(opt.params, samples):
+                p.grad_sample = g * factors.to(device=g.device, dtype=g.dtype).view(-1, *([1] * (g.dim() - 1)))
+        clip = opt.max_grad_norm
+        opt.max_grad_norm = math.inf
+        try:
+            self._clip_and_accumulate()
+        finally:
+            opt.max_grad_norm = clip
 
 
 class OptimizerClippingMeter:
@@ -384,24 +425,25 @@ class PerExampleClipping:
 
     ``forward(**batch)`` records the physical batch and returns the model's output computed without a
     graph (for the loss that is reported). The criterion's ``backward()`` then runs each example
-    alone, clips its gradient over all trainable parameters to ``max_grad_norm`` with Opacus'
-    coefficient ``min(1, C / (norm + 1e-6))`` and adds it to ``p.grad``; the optimizer (Opacus' fast
+    alone, clips its gradient over all trainable parameters to ``max_grad_norm`` with the run's
+    clipping rule (by default Opacus' coefficient ``min(1, C / (norm + 1e-6))``) and adds it to ``p.grad``; the optimizer (Opacus' fast
     gradient clipping optimizer, which takes ``p.grad`` as the sum of clipped gradients) adds the noise.
     After each backward pass ``per_sample_gradient_norms`` holds the norms before clipping and
     ``per_sample_clipped_norms`` the norms of the gradients as they were added up.
     """
 
-    def __init__(self, module: Any, params: list[Any], max_grad_norm: float) -> None:
+    def __init__(self, module: Any, params: list[Any], max_grad_norm: float, rule: ClipRule | None = None) -> None:
         self.module = module
         self.params = params
         self.max_grad_norm = float(max_grad_norm)
+        self.rule = resolve_clip_rule(rule)
         self.per_sample_gradient_norms: Any = None
         self.per_sample_clipped_norms: Any = None
         self._batch: dict[str, Any] | None = None
 
     def clip_factor(self, norm: float) -> float:
-        """Opacus' clipping coefficient for a gradient of L2 norm ``norm``."""
-        return min(1.0, self.max_grad_norm / (norm + 1e-6))
+        """The clipping factor of a gradient of L2 norm ``norm`` (by default Opacus' coefficient)."""
+        return self.rule.factor(norm, self.max_grad_norm)
 
     def __call__(self, **batch: Any) -> Any:
         import torch

@@ -49,12 +49,14 @@ from .._util import atomic_directory, atomic_write_json, progress, set_seed
 from ..models import ModelBundle, adopt_label_names, adopt_problem_type, check_compatible
 from .batching import choose_physical_batch, probe_step
 from .bookkeeping import BookkeepingClipping
+from .clip_rules import ClipRule, resolve_clip_rule
 from .clipping import (
     GRAD_SAMPLE_MODES,
     ClippingPlan,
     OptimizerClippingMeter,
     ParameterUse,
     PerExampleClipping,
+    RuleClipping,
     ghost_hooks,
     plan_clipping,
     probe_parameter_use,
@@ -180,6 +182,7 @@ class _RunSettings:
     device: str
     secure_gen: Any
     optimizer: str
+    clipping: str
     grad_sample_mode: str
     precision: str
     dropout: float | None
@@ -230,7 +233,7 @@ def _train_phase(bundle: ModelBundle, *, train_data: _TokenDataset, eval: Any, r
             weight_decay=run.weight_decay, warmup_ratio=run.warmup_ratio, batch_size=run.batch_size,
             sample_rate=run.sample_rate, steps_per_epoch=run.steps_per_epoch, total_steps=steps,
             grad_sample_mode=plan.mode, accountant=run.accountant, seed=seed, device=run.device,
-            secure_gen=run.secure_gen, plan=plan, optimizer=run.optimizer, dataset=train_data,
+            secure_gen=run.secure_gen, plan=plan, optimizer=run.optimizer, clipping=run.clipping, dataset=train_data,
             collate=lambda items: None if not items else _collate(bundle, [x for x, _ in items], [y for _, y in items]),
             amp=amp,
         )
@@ -316,13 +319,15 @@ def _check_budget(target_epsilon: Any, noise_multiplier: Any) -> None:
 
 def _resolve_recipe(n: int, target_epsilon: float | None, noise_multiplier: float | None, delta: float, num_labels: int,
                     scope: TrainableScope, *, epochs: int | None, batch_size: int | None, max_epochs: int | None,
-                    optimizer: str | None = None, linear_probe: bool | None = None, **given: Any) -> Recipe:
+                    optimizer: str | None = None, linear_probe: bool | None = None, clipping: str | None = None,
+                    **given: Any) -> Recipe:
     """The recipe for this run, with the caller's settings in place of the derived ones."""
     _check_counts(n, epochs=epochs, batch_size=batch_size, max_epochs=max_epochs)
     if given.get("ema_decay") is not None and not (isinstance(given["ema_decay"], (int, float)) and 0 <= given["ema_decay"] < 1):
         raise ValueError(f"ema_decay must be None (the recipe's), 0 (no averaging) or in (0, 1), got {given['ema_decay']!r}")
     recipe = recommend(n, target_epsilon, delta, num_labels, scope, noise_multiplier=noise_multiplier, epochs=epochs,
-                       batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer, linear_probe=linear_probe)
+                       batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer, linear_probe=linear_probe,
+                       clipping=clipping)
     return recipe.with_given({k: v for k, v in given.items() if v is not None or k == "dropout"})
 
 
@@ -440,6 +445,7 @@ def fine_tune_private(
     max_epochs: int | None = None,
     optimizer: str | None = None,
     linear_probe: bool | None = None,
+    clipping: str | None = None,
     seed: int = 0,
     secure_mode: bool = False,
     cross_check: bool = True,
@@ -473,7 +479,9 @@ def fine_tune_private(
     ``"adam"``, the recipe's, or ``"adam-bc"``, Adam with the noise variance taken out of its second
     moment); the recipe's learning rate follows it. ``linear_probe`` (default: the recipe's, on)
     trains the classifier head alone for the first quarter of the epochs, then the whole scope, at
-    the same noise and sampling rate (one accounting over all steps). ``ema_decay`` > 0 saves an exponential moving average of the weights
+    the same noise and sampling rate (one accounting over all steps). ``clipping`` names the rule that
+    scales each example's gradient (:data:`.clip_rules.CLIP_RULES`: ``"flat"``, the recipe's, or
+    ``"automatic"``, every gradient normalised to just under C). ``ema_decay`` > 0 saves an exponential moving average of the weights
     (post-processing of the private iterates, free in privacy); 0 saves the last iterate. The
     recipe with every reason is stored in the record (``config["recipe"]``) and the ledger.
     """
@@ -488,7 +496,7 @@ def fine_tune_private(
     scope = resolve_scope(DEFAULT_SCOPE if trainable is None else trainable)
     recipe = _resolve_recipe(n, target_epsilon, noise_multiplier, delta, train.num_labels, scope, epochs=epochs,
                              batch_size=batch_size, max_epochs=max_epochs, optimizer=optimizer,
-                             linear_probe=linear_probe, lr=lr, max_grad_norm=max_grad_norm,
+                             linear_probe=linear_probe, clipping=clipping, lr=lr, max_grad_norm=max_grad_norm,
                              warmup_ratio=warmup_ratio, weight_decay=weight_decay, ema_decay=ema_decay, dropout=dropout)
     epochs, batch_size, lr, max_grad_norm = recipe.epochs, recipe.batch_size, recipe.lr, recipe.max_grad_norm
     warmup_ratio, weight_decay, ema_decay = recipe.warmup_ratio, recipe.weight_decay, recipe.ema_decay
@@ -517,6 +525,7 @@ def fine_tune_private(
     config = {
         "private": True, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_physical_batch_size": max_physical_batch_size,
         "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio, "optimizer": recipe.optimizer,
+        "clipping": resolve_clip_rule(recipe.clipping).to_dict(),
         "schedule": "linear", "target_epsilon": target_epsilon, "noise_multiplier": sigma, "delta": delta,
         "max_grad_norm": max_grad_norm, "accountant": accountant, "grad_sample_mode": grad_sample_mode,
         "trainable": scope.config(), "sampling": "poisson", "sample_rate": sample_rate, "steps": total_steps,
@@ -532,7 +541,7 @@ def fine_tune_private(
     run = _RunSettings(n=n, sigma=sigma, max_grad_norm=max_grad_norm, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
                        batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch, delta=delta,
                        accountant=accountant, seed=seed, device=device, secure_gen=secure_gen, optimizer=recipe.optimizer,
-                       grad_sample_mode=grad_sample_mode, precision=precision, dropout=dropout, max_length=max_length,
+                       clipping=recipe.clipping, grad_sample_mode=grad_sample_mode, precision=precision, dropout=dropout, max_length=max_length,
                        max_physical_batch_size=max_physical_batch_size, show_progress=show_progress, ctx=ctx)
     start = time.perf_counter()
     acct, eps_per_epoch, done = None, [], 0
@@ -556,7 +565,7 @@ def fine_tune_private(
         max_physical_batch_size=max_physical_batch_size, dataset_size=n, dataset_sha256=train.sha256,
         trainable_scope=scope.config(), trainable_parameters=params_count,
         trainable_parameter_names=names, grad_sample_mode=plan.mode, per_example_gradients=plan.to_dict(),
-        secure_rng=bool(secure_mode), precision=amp.precision,
+        secure_rng=bool(secure_mode), precision=amp.precision, clipping=recipe.clipping,
         target_epsilon=float(target_epsilon) if target_epsilon is not None else None, epsilon_per_epoch=eps_per_epoch,
         world_size=ctx.world_size, seed=seed, versions=ledger_versions(), created=now_iso(), recipe=recipe.to_dict(),
     )
@@ -722,11 +731,12 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
                   weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                   total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
                   dataset: _TokenDataset, collate: Callable, plan: ClippingPlan | None = None,
-                  amp: PrecisionChoice | None = None, optimizer: str = "adam") -> tuple:
+                  amp: PrecisionChoice | None = None, optimizer: str = "adam", clipping: str = "flat") -> tuple:
     """Opacus objects for one run: hooks, DP optimizer, criterion, LR schedule, Poisson loader, accountant.
 
     ``plan`` (from :func:`.clipping.plan_clipping`) says which layers ghost clipping must materialise;
-    without one, ``grad_sample_mode`` is used as it is. Under a ``bf16`` ``amp`` the forward passes run
+    without one, ``grad_sample_mode`` is used as it is. ``clipping`` names the clipping rule
+    (:mod:`.clip_rules`) every per-example gradient method applies. Under a ``bf16`` ``amp`` the forward passes run
     under autocast and layer hooks see float32 activations and output gradients (:mod:`.precision`).
     """
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
@@ -737,12 +747,13 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
     grad_sample_mode = plan.mode
     forward_module = DPDDP(model) if ctx.distributed else model
     forward: Any = autocasting(forward_module, amp, device)
+    rule = resolve_clip_rule(clipping)
     if grad_sample_mode == "ghost":
-        hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm)
+        hooks = ghost_hooks(forward_module, model, plan, max_grad_norm=max_grad_norm, rule=rule)
     elif grad_sample_mode == "per-example":
-        hooks = forward = PerExampleClipping(forward, params, max_grad_norm)
+        hooks = forward = PerExampleClipping(forward, params, max_grad_norm, rule)
     elif grad_sample_mode == "bookkeeping":
-        hooks = BookkeepingClipping(model, params, max_grad_norm)
+        hooks = BookkeepingClipping(model, params, max_grad_norm, rule)
     else:
         hooks = prepare_module(forward_module, grad_sample_mode=grad_sample_mode, wrap_model=False, batch_first=True,
                                loss_reduction="mean")
@@ -757,7 +768,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
                                                     sample_rate=sample_rate, steps_per_epoch=steps_per_epoch,
                                                     total_steps=total_steps, grad_sample_mode=grad_sample_mode,
                                                     accountant=accountant, seed=seed, device=device, secure_gen=secure_gen,
-                                                    dataset=dataset, collate=collate, optimizer=optimizer))
+                                                    dataset=dataset, collate=collate, optimizer=optimizer, rule=rule))
     except BaseException:
         hooks.cleanup()
         raise
@@ -766,7 +777,7 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
 def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int, sigma: float, max_grad_norm: float, lr: float,
                 weight_decay: float, warmup_ratio: float, batch_size: int, sample_rate: float, steps_per_epoch: int,
                 total_steps: int, grad_sample_mode: str, accountant: str, seed: int, device: str, secure_gen: Any,
-                dataset: _TokenDataset, collate: Callable, optimizer: str = "adam") -> tuple:
+                dataset: _TokenDataset, collate: Callable, optimizer: str = "adam", rule: ClipRule | None = None) -> tuple:
     import torch
     from opacus.accountants import create_accountant
     from opacus.optimizers import get_optimizer_class
@@ -793,6 +804,8 @@ def _dp_objects(hooks: Any, sources: Any, params: list[Any], ctx: Any, *, n: int
     opt = optim_class(optimizer=base, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=batch_size / ctx.world_size if ctx.distributed else batch_size,
                       loss_reduction="mean", generator=noise_gen, secure_mode=secure_gen is not None)
+    if grad_sample_mode == "hooks" and rule is not None and rule.name != "flat":
+        RuleClipping(opt, rule)  # Opacus' optimizer clips flat in hooks mode
     acct = create_accountant(mechanism=accountant)
 
     from .losses import ClassificationLoss

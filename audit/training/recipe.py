@@ -58,7 +58,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_OPTIMIZER", "DEFAULT_SCOPE", "Recipe", "effective_noise", "recommend"]
+from .clip_rules import AUTOMATIC_GAMMA, CLIP_RULES
+
+__all__ = ["DEFAULT_CLIPPING", "DEFAULT_OPTIMIZER", "DEFAULT_SCOPE", "Recipe", "effective_noise", "recommend"]
 
 #: Most per-example gradients one run computes (about 20 epochs of 10,000 examples).
 COMPUTE_EXAMPLES = 200_000
@@ -82,6 +84,7 @@ LINEAR_PROBE_SHARE = 0.25
 LINEAR_PROBE = True
 DEFAULT_SCOPE = "all-but-word-embeddings"
 DEFAULT_OPTIMIZER = "adam"
+DEFAULT_CLIPPING = "flat"
 #: The update rules of :data:`.optimizers.OPTIMIZERS` (named here so that the recipe needs no torch).
 OPTIMIZER_NAMES = ("adam", "adam-bc")
 #: ``"adam-bc"``: the floor of the noise-corrected second moment, as a share of the noise variance.
@@ -116,6 +119,8 @@ class Recipe:
     #: epochs at the start that train the classifier head alone (0: none), and their learning rate
     linear_probe_epochs: int = 0
     linear_probe_lr: float | None = None
+    #: the clipping rule (a key of :data:`.clip_rules.CLIP_RULES`)
+    clipping: str = "flat"
     given: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
     rule: str = ""
@@ -147,7 +152,7 @@ class Recipe:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "max_grad_norm": self.max_grad_norm,
                 "trainable": self.trainable, "warmup_ratio": self.warmup_ratio, "ema_decay": self.ema_decay,
                 "dropout": self.dropout, "weight_decay": self.weight_decay, "optimizer": self.optimizer,
-                "linear_probe": self.linear_probe_epochs > 0}
+                "linear_probe": self.linear_probe_epochs > 0, "clipping": self.clipping}
 
     def describe(self) -> list[str]:
         """The recipe in plain words, one sentence per setting."""
@@ -160,7 +165,7 @@ _LABELS = {
     "batch_size": "Logical batch", "epochs": "Epochs", "lr": "Learning rate", "max_grad_norm": "Clipping norm",
     "trainable": "Trained parameters", "warmup_ratio": "Schedule", "ema_decay": "Weight averaging",
     "dropout": "Dropout", "weight_decay": "Weight decay", "num_labels": "Labels", "optimizer": "Optimizer",
-    "linear_probe_epochs": "Linear probe",
+    "linear_probe_epochs": "Linear probe", "clipping": "Clipping rule",
 }
 
 
@@ -274,7 +279,8 @@ def _scope_name(scope: Any) -> str:
 
 def recommend(n: int, epsilon: float | None = None, delta: float | None = None, num_labels: int = 2, scope: Any = None, *,
               noise_multiplier: float | None = None, epochs: int | None = None, batch_size: int | None = None,
-              max_epochs: int | None = None, optimizer: str | None = None, linear_probe: bool | None = None) -> Recipe:
+              max_epochs: int | None = None, optimizer: str | None = None, linear_probe: bool | None = None,
+              clipping: str | None = None) -> Recipe:
     """The private-training recipe for ``n`` examples at ``(epsilon, delta)``; see the module docstring.
 
     Give ``epsilon`` (the noise is then calibrated to it) or ``noise_multiplier`` (a fixed sigma).
@@ -284,7 +290,8 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
     :data:`.optimizers.OPTIMIZERS` (default :data:`DEFAULT_OPTIMIZER`; the learning rate follows
     it). ``linear_probe`` (default :data:`LINEAR_PROBE`) starts with the classifier head alone for
     :data:`LINEAR_PROBE_SHARE` of the epochs; ``lr`` is then the learning rate of the fine-tuning
-    that follows and ``linear_probe_lr`` that of the probe. Only these numbers enter: never the data.
+    that follows and ``linear_probe_lr`` that of the probe. ``clipping`` names the clipping rule
+    (:data:`.clip_rules.CLIP_RULES`, default :data:`DEFAULT_CLIPPING`). Only these numbers enter: never the data.
     """
     from .ledger import check_delta, default_delta
 
@@ -307,6 +314,8 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
         raise ValueError(f"linear_probe must be True, False or None (the recipe's), got {linear_probe!r}")
     if optimizer is not None and optimizer not in OPTIMIZER_NAMES:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
+    if clipping is not None and clipping not in CLIP_RULES:
+        raise ValueError(f"unknown clipping rule {clipping!r}; choose one of {', '.join(CLIP_RULES)}")
     delta = default_delta(n) if delta is None else check_delta(delta, n)
     scope_name = _scope_name(scope)
     opt_name = DEFAULT_OPTIMIZER if optimizer is None else optimizer
@@ -321,7 +330,7 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
     lr = NOISE_WALK / math.sqrt(chosen.steps - steps_probe) * (LORA_LR_FACTOR if lora else 1.0) * bc
     probe_lr = float(f"{NOISE_WALK / math.sqrt(steps_probe) * bc:.3g}") if steps_probe else None
     given = [k for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
-                            ("linear_probe_epochs", linear_probe)) if v is not None]
+                            ("linear_probe_epochs", linear_probe), ("clipping", clipping)) if v is not None]
     recipe = Recipe(
         n=n, epsilon=None if epsilon is None else float(epsilon), delta=delta, num_labels=num_labels,
         epochs=chosen.epochs, batch_size=chosen.batch_size, lr=float(f"{lr:.3g}"), max_grad_norm=CLIP_NORM,
@@ -329,7 +338,8 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
         ema_decay=None, dropout=0.0, weight_decay=0.0, optimizer=opt_name,
         sample_rate=chosen.batch_size / n, steps=chosen.steps,
         noise_multiplier_estimate=chosen.sigma if sigma is None else None, effective_noise=chosen.eta,
-        linear_probe_epochs=probe_epochs, linear_probe_lr=probe_lr, given=given,
+        linear_probe_epochs=probe_epochs, linear_probe_lr=probe_lr,
+        clipping=DEFAULT_CLIPPING if clipping is None else clipping, given=given,
         rule=(f"least compute, then most steps, among batch/epoch choices within {NOISE_TOLERANCE:g}x of the least "
               f"effective noise sigma/(B*sqrt(steps)); at most {_epoch_cap(n, max_epochs)} epochs, "
               f"at least {MIN_STEPS} steps, q <= {MAX_SAMPLE_RATE:g}"),
@@ -419,4 +429,15 @@ def _reasons(r: Recipe, c: _Candidate, given: list[str], max_epochs: int | None,
                       "(AG News, 1,000 examples), and at Adam's learning rate it diverged (docs/privacy.md)."),
         "num_labels": f"{r.num_labels}: no setting depends on it; clipping bounds each example's influence whatever the labels.",
         "linear_probe_epochs": _probe_reason(r),
+        "clipping": _clipping_reason(r),
     }
+
+
+def _clipping_reason(r: Recipe) -> str:
+    if r.clipping == "automatic":
+        return (f"automatic{' (given)' if 'clipping' in r.given else ''}: every per-example gradient is scaled by "
+                f"C/(norm + {AUTOMATIC_GAMMA:g}), to a length just under C, so well-fitted examples pull nearly as hard as "
+                "the others.")
+    return (f"flat{' (given)' if 'clipping' in r.given else ''}: each per-example gradient is scaled by min(1, C/norm), "
+            "so gradients longer than C are cut to C and shorter ones are kept. Normalising every gradient to just "
+            "under C (automatic clipping) is the other rule, clipping='automatic'.")

@@ -232,3 +232,14 @@ def test_recipe_is_shown_in_plain_words_with_given_settings_marked() -> None:
     assert build(both())["models"][0]["recipe"] is None  # an older ledger without a recipe renders without one
     r["models"]["private"]["privacy_ledger"] = ledger(recipe={"reasons": "not a dict", "given": 3})
     assert build(r)["models"][0]["recipe"] is None
+
+
+def test_every_setting_of_the_recipe_has_a_label_in_the_report() -> None:
+    """A setting the recipe explains (in any of its variants) is shown under a plain label, never its key."""
+    from audit.training.recipe import recommend
+    from reports._view_privacy import RECIPE_LABELS
+
+    labels = dict(RECIPE_LABELS)
+    for kwargs in ({}, {"clipping": "automatic", "optimizer": "adam-bc"}, {"linear_probe": False}):
+        reasons = recommend(2500, 8.0, 1e-5, **kwargs).reasons
+        assert set(reasons) <= set(labels), sorted(set(reasons) - set(labels))

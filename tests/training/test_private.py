@@ -65,13 +65,37 @@ def test_one_step_equals_clipped_mean_of_per_example_gradients(tiny_dirs, arch, 
     assert check.relative_error <= 1e-6, (arch, mode, check.relative_error)
 
 
+@pytest.mark.filterwarnings("ignore:noise_multiplier=0")
+@pytest.mark.parametrize("mode", ["bookkeeping", "ghost", "hooks", "per-example"])
+def test_automatic_clipping_step_equals_normalised_per_example_gradients(tiny_dirs, mode):
+    """The automatic rule in every per-example method: the DP gradient is the mean of g_i * C / (|g_i| + 0.01),
+    the reported clipped norms are C |g_i| / (|g_i| + 0.01) (all below C, the short gradients scaled up), and the
+    ledger and record name the rule."""
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    data = _data(8)
+    check = zero_noise_step(bundle, "all", mode, texts=data.texts, labels=data.labels, physical=3, clipping="automatic")
+    norms = check.reference_norms
+    assert np.allclose(check.reference_clipped, check.clip * norms / (norms + 0.01), rtol=1e-12)
+    assert check.reference_clipped[0] > norms[0] and check.reference_clipped.max() < check.clip  # up-scaled, bounded
+    assert np.allclose(check.step_norms, norms, rtol=1e-6, atol=0)
+    assert np.allclose(check.step_clipped, check.reference_clipped, rtol=1e-6, atol=0), (check.step_clipped, check.clip)
+    assert check.relative_error <= 1e-6, (mode, check.relative_error)
+    # the flat rule's gradient is a different one: the test tells the two rules apart
+    flat = [min(1.0, check.clip / (nm + 1e-6)) / (check.clip / (nm + 0.01)) for nm in norms]
+    assert max(flat) / min(flat) > 1.5
+    led, cfg = check.record.ledger, check.record.config
+    assert led["clipping"] == "automatic" and led["grad_sample_mode"] == mode
+    assert cfg["clipping"] == {"name": "automatic", "gamma": 0.01} and cfg["recipe"]["clipping"] == "automatic"
+    assert "clipping" in cfg["recipe"]["given"] and cfg["recipe"]["reasons"]["clipping"].startswith("automatic (given)")
+
+
 def _halve_applied_clipping(monkeypatch, mode: str) -> None:
     """Make the clipping that a step applies differ from the rule: every clipping factor is halved where it is used."""
-    if mode == "ghost":
-        from opacus.grad_sample import GradSampleHooksFastGradientClipping as Hooks
+    if mode == "ghost":  # the ghost hooks take their factors from the clipping rule
+        from audit.training.clip_rules import FlatClipping
 
-        coef = Hooks.get_clipping_coef
-        monkeypatch.setattr(Hooks, "get_clipping_coef", lambda self: 0.5 * coef(self))
+        factors = FlatClipping.factors
+        monkeypatch.setattr(FlatClipping, "factors", lambda self, norms, C: 0.5 * factors(self, norms, C))
     elif mode == "per-example":
         from audit.training.clipping import PerExampleClipping
 

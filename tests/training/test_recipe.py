@@ -19,7 +19,7 @@ from audit.training.private import WeightAverage, fine_tune_private
 def test_the_recipe_sees_only_public_numbers():
     params = set(inspect.signature(rc.recommend).parameters)
     assert params == {"n", "epsilon", "delta", "num_labels", "scope", "noise_multiplier", "epochs", "batch_size", "max_epochs",
-                      "optimizer", "linear_probe"}
+                      "optimizer", "linear_probe", "clipping"}
     a, b = rc.recommend(3000, 8.0, 1e-5, 4), rc.recommend(3000, 8.0, 1e-5, 4)
     assert a.to_dict() == b.to_dict()
 
