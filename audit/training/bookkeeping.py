@@ -10,9 +10,10 @@ the first pass already has, each trainable layer's input ``a`` (its activation) 
   ``T x T`` token pairs ("ghost norm", about ``2 T^2 (p + d)`` operations); when ``2 T^2 > p d`` the
   ``p x d`` gradient itself is cheaper and is formed instead. Embeddings add up the output gradients
   of equal token ids; norm layers and biases have small per-example gradients that are formed;
-* the clipped sum ``sum_i c_i * grad_i`` with ``c_i`` the run's clipping rule (:mod:`.clip_rules`;
-  by default Opacus' coefficient ``min(1, C / (norm_i + 1e-6))``), e.g. ``(c * g).T @ a`` for a weight, written to ``p.grad``. Opacus' optimizer then
-  adds the noise and divides by the expected batch size, as it does for ghost clipping.
+* the clipped sum ``sum_i c_i * grad_i`` with ``c_i`` from the run's clipping rule (:mod:`.clip_rules`;
+  by default Opacus' coefficient ``min(1, C / (norm_i + 1e-6))``), e.g. ``(c * g).T @ a`` for a
+  weight, written to ``p.grad``. Opacus' optimizer then adds the noise and divides by the expected
+  batch size, as it does for ghost clipping.
 
 The backward pass asks autograd only for the gradients flowing into the layer outputs (each output
 passes through an identity node that records its gradient), so the weight gradients of plain

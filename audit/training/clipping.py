@@ -426,8 +426,9 @@ class PerExampleClipping:
     ``forward(**batch)`` records the physical batch and returns the model's output computed without a
     graph (for the loss that is reported). The criterion's ``backward()`` then runs each example
     alone, clips its gradient over all trainable parameters to ``max_grad_norm`` with the run's
-    clipping rule (by default Opacus' coefficient ``min(1, C / (norm + 1e-6))``) and adds it to ``p.grad``; the optimizer (Opacus' fast
-    gradient clipping optimizer, which takes ``p.grad`` as the sum of clipped gradients) adds the noise.
+    clipping rule (by default Opacus' coefficient ``min(1, C / (norm + 1e-6))``) and adds it to
+    ``p.grad``; the optimizer (Opacus' fast gradient clipping optimizer, which takes ``p.grad`` as
+    the sum of clipped gradients) adds the noise.
     After each backward pass ``per_sample_gradient_norms`` holds the norms before clipping and
     ``per_sample_clipped_norms`` the norms of the gradients as they were added up.
     """

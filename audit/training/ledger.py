@@ -263,6 +263,8 @@ class PrivacyLedger:
     precision: str = "fp32"
     epsilon_per_epoch: list[float] = field(default_factory=list)
     sampling: str = "poisson"
+    #: the clipping rule (audit.training.clip_rules): flat or automatic; under both, each example's clipped
+    #: gradient has norm at most max_grad_norm
     clipping: str = "flat"
     unit: str = "example"
     adjacency: str = "add/remove one training example"

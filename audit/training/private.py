@@ -481,8 +481,9 @@ def fine_tune_private(
     trains the classifier head alone for the first quarter of the epochs, then the whole scope, at
     the same noise and sampling rate (one accounting over all steps). ``clipping`` names the rule that
     scales each example's gradient (:data:`.clip_rules.CLIP_RULES`: ``"flat"``, the recipe's, or
-    ``"automatic"``, every gradient normalised to just under C). ``ema_decay`` > 0 saves an exponential moving average of the weights
-    (post-processing of the private iterates, free in privacy); 0 saves the last iterate. The
+    ``"automatic"``, every gradient normalised to just under C). ``ema_decay`` > 0 saves an
+    exponential moving average of the weights (post-processing of the private iterates, free in
+    privacy); 0 saves the last iterate. The
     recipe with every reason is stored in the record (``config["recipe"]``) and the ledger.
     """
     from . import ddp
@@ -541,8 +542,9 @@ def fine_tune_private(
     run = _RunSettings(n=n, sigma=sigma, max_grad_norm=max_grad_norm, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
                        batch_size=batch_size, sample_rate=sample_rate, steps_per_epoch=steps_per_epoch, delta=delta,
                        accountant=accountant, seed=seed, device=device, secure_gen=secure_gen, optimizer=recipe.optimizer,
-                       clipping=recipe.clipping, grad_sample_mode=grad_sample_mode, precision=precision, dropout=dropout, max_length=max_length,
-                       max_physical_batch_size=max_physical_batch_size, show_progress=show_progress, ctx=ctx)
+                       clipping=recipe.clipping, grad_sample_mode=grad_sample_mode, precision=precision,
+                       dropout=dropout, max_length=max_length, max_physical_batch_size=max_physical_batch_size,
+                       show_progress=show_progress, ctx=ctx)
     start = time.perf_counter()
     acct, eps_per_epoch, done = None, [], 0
     for phase in _phases(recipe, scope):
@@ -736,8 +738,9 @@ def _make_private(model: Any, params: list[Any], ctx: Any, *, n: int, sigma: flo
 
     ``plan`` (from :func:`.clipping.plan_clipping`) says which layers ghost clipping must materialise;
     without one, ``grad_sample_mode`` is used as it is. ``clipping`` names the clipping rule
-    (:mod:`.clip_rules`) every per-example gradient method applies. Under a ``bf16`` ``amp`` the forward passes run
-    under autocast and layer hooks see float32 activations and output gradients (:mod:`.precision`).
+    (:mod:`.clip_rules`) every per-example gradient method applies. Under a ``bf16`` ``amp`` the
+    forward passes run under autocast and layer hooks see float32 activations and output gradients
+    (:mod:`.precision`).
     """
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
     from opacus.grad_sample import prepare_module
