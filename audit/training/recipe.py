@@ -3,9 +3,8 @@
 :func:`recommend` turns the public facts of a training run — the number of training examples
 ``n`` (public by convention), the budget ``(epsilon, delta)``, the number of labels and the
 trainable scope — into every setting of DP-SGD: logical batch, epochs, learning rate and its
-schedule, clipping norm, dropout, whether the weights are averaged and whether a linear probe
-comes first. No setting looks at a text or
-a label, so choosing them spends no privacy. Settings the caller fixes are kept and the others
+schedule, clipping norm and rule, dropout, whether the weights are averaged and whether a linear
+probe comes first. No setting looks at a text or a label, so choosing them spends no privacy. Settings the caller fixes are kept and the others
 are derived around them; every setting carries a reason in plain words (``Recipe.reasons``),
 which the training record and the privacy ledger store.
 
@@ -45,6 +44,10 @@ alone, the rest the whole scope, each phase with its own learning rate by the ru
 step is the same sampled Gaussian mechanism whichever parameters it updates, so the budget,
 sigma and the accounting are those of one run; the encoder is then fine-tuned through a head
 that already points at the labels.
+
+**Clipping.** Norm :data:`CLIP_NORM`, small enough that nearly every gradient is clipped; rule
+:data:`DEFAULT_CLIPPING` (:mod:`.clip_rules`). Neither changes the learning rate: Adam's steps do
+not depend on the gradient's scale.
 
 The constants were chosen from the measurements and literature listed in docs/privacy.md.
 """
