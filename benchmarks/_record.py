@@ -172,12 +172,21 @@ def versions() -> dict[str, str]:
             out[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:
             continue
-    try:
-        out["textaudit_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[1],
-                                                 capture_output=True, text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    out.update(source_state())
     return out
+
+
+def source_state() -> dict[str, Any]:
+    """The commit of the checkout and whether its tracked files differ from it (``git``; empty without it)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                                 text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"textaudit_commit": commit, "textaudit_tree_modified": bool(changed)} if commit else {}
 
 
 class Recorder:
@@ -188,6 +197,8 @@ class Recorder:
         self.subcommand = subcommand
         self.args = args
         self.started = _dt.datetime.now(_dt.timezone.utc)
+        #: the code the benchmark runs is the code at its start: later commits must not be credited with it
+        self.source = source_state()
         self.data: dict[str, Any] = {}
         self.lines: list[str] = []
         if self.args is not None and getattr(self.args, "record", None) is not None:
@@ -211,7 +222,7 @@ class Recorder:
             "started_utc": self.started.isoformat(timespec="seconds"),
             "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(),
-            "versions": versions(),
+            "versions": {**versions(), **self.source},
             "results": self.data,
             "output": self.lines,
         }

@@ -67,6 +67,23 @@ def test_record_name_is_a_plain_file_name_under_the_results_folder(tmp_path):
     assert _record.Recorder("bench_x", argparse.Namespace(record=None)).path().parent == _record.RESULTS_DIR
 
 
+def test_record_credits_the_code_at_the_start_of_the_run(monkeypatch):
+    """A benchmark that runs while commits land records the commit it started from, and whether files were modified."""
+    states = iter([{"textaudit_commit": "aaa", "textaudit_tree_modified": False},
+                   {"textaudit_commit": "bbb", "textaudit_tree_modified": True}])
+    monkeypatch.setattr(_record, "source_state", lambda: next(states))
+    rec = _record.Recorder("bench_x", argparse.Namespace(record=None), "sub")
+    versions = rec.to_dict()["versions"]  # written later, after "bbb" was committed
+    assert versions["textaudit_commit"] == "aaa" and versions["textaudit_tree_modified"] is False
+
+
+def test_source_state_reads_this_checkout():
+    state = _record.source_state()
+    if not state:
+        pytest.skip("no git checkout")
+    assert len(state["textaudit_commit"]) == 40 and isinstance(state["textaudit_tree_modified"], bool)
+
+
 def test_gpu_check_table_names_what_bounds_plain_training():
     import gpu_check
 
