@@ -49,8 +49,9 @@ to ``benchmarks/results/NAME.json``.
   callback, and records the share of clipped gradients. ``--seed-list`` runs chosen seeds;
   ``--from-records NAME ...`` prints one table from the runs of several records (nothing trained).
   Variants ``uncapped``, ``cap-4`` and ``cap-6`` replace the demo's epoch cap; ``no-lp`` drops the
-  recipe's linear probe; ``adam-bc`` swaps the optimizer. ``--from-records`` tells runs with and
-  without the probe apart by their recorded configuration (``no-lp`` in the table).
+  recipe's linear probe; ``adam-bc`` swaps the optimizer; ``automatic`` the clipping rule.
+  ``--from-records`` tells runs with and without the probe apart by their recorded configuration
+  (``no-lp`` in the table).
 * Without ``--recipe``: a grid (scope x learning rate x logical batch x epochs) at epsilon 8 on the
   demo data and harder variants, as used for the earlier defaults.
 
