@@ -818,6 +818,15 @@ def utility_recipe(args: argparse.Namespace) -> dict[str, Any]:
     return rec.to_dict()
 
 
+def _seeds(runs: list[dict[str, Any]]) -> str:
+    """Distinct seeds of a group of runs; runs of one seed on several devices are named, not counted as seeds."""
+    seeds = len({r.get("seed") for r in runs})
+    if len(runs) == seeds:
+        return str(seeds)
+    devices = ", ".join(sorted({str(r.get("device")) for r in runs}))
+    return f"{seeds} ({len(runs)} runs: {devices})"
+
+
 def _table(rec, results: list[dict[str, Any]]) -> None:
     groups: dict[tuple, dict[str, list]] = {}
     for r in results:
@@ -832,7 +841,7 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
         plain = [r["metrics"]["accuracy"] for r in g.get("non-private", [])]
         plain_time = [r["train_seconds"] for r in g.get("non-private", [])]
         if plain:
-            rec.print(f"| {ds} | {n:,} | {n_eval:,} | — | non-private | {_spread(plain)} | | | {len(plain)} | "
+            rec.print(f"| {ds} | {n:,} | {n_eval:,} | — | non-private | {_spread(plain)} | | | {_seeds(g['non-private'])} | "
                       f"{NONPRIVATE['epochs']} / {NONPRIVATE['batch_size']} / — | {sum(plain_time) / len(plain_time):.0f} s |")
         for key, runs in g.items():
             if key == "non-private":
@@ -843,7 +852,7 @@ def _table(rec, results: list[dict[str, Any]]) -> None:
             led = runs[0]["ledger"]
             t = sum(r["train_seconds"] for r in runs) / len(runs)
             rec.print(f"| {ds} | {n:,} | {n_eval:,} | {eps:g} | {variant} | {_spread(acc)} | {_spread(plain)} | {gap} | "
-                      f"{len(acc)} | {led['epochs']} / {led['logical_batch_size']} / {led['steps']} | {t:.0f} s |")
+                      f"{_seeds(runs)} | {led['epochs']} / {led['logical_batch_size']} / {led['steps']} | {t:.0f} s |")
     averaged = [(key, runs) for g in groups.values() for key, runs in g.items()
                 if key != "non-private" and any(r.get("weights") for r in runs)]
     if averaged:  # the saved weights against weight averages (and the last weights) of the same runs

@@ -129,6 +129,22 @@ def test_utility_table_from_records_merges_seeds_and_shows_the_last_weights(tmp_
     assert "| cap-6, no-lp | 50.0 |" in out and "| cap-6 | 55.0 |" in out  # not one run counted twice
 
 
+def test_utility_table_names_one_seed_run_on_two_devices():
+    """The same seed run on a GPU and a CPU is two runs of one seed, not two seeds."""
+    import bench_dp
+
+    def run(seed, device, acc):
+        return {"dataset": "agnews-10000", "n_train": 10000, "n_eval": 7600, "kind": "nonprivate", "seed": seed,
+                "device": device, "train_seconds": 1.0, "metrics": {"accuracy": acc}}
+
+    lines = []
+    bench_dp._table(type("R", (), {"print": lambda self, line="": lines.append(line)})(),
+                    [run(0, "cuda", 0.907), run(0, "cpu", 0.905), run(1, "cpu", 0.903)])
+    assert bench_dp._seeds([run(0, "cuda", 0.9), run(0, "cpu", 0.9)]) == "1 (2 runs: cpu, cuda)"
+    assert bench_dp._seeds([run(0, "cpu", 0.9), run(1, "cpu", 0.9)]) == "2"
+    assert any("| non-private | 90.5 ± 0.2 | | | 2 (3 runs: cpu, cuda) |" in line for line in lines), lines
+
+
 
 def test_weight_tracker_restarts_its_averages_when_the_fine_tuning_follows_the_probe():
     """After a linear probe the trained parameters change: the averages and the last weights then cover the
