@@ -572,6 +572,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "scope-all": {"trainable": "all"},
     "lora": {"trainable": "lora"},
     "top-2": {"trainable": "top-2"},
+    "bias": {"trainable": "bias"},
     "dropout-0.1": {"dropout": 0.1},
     "adam-bc": {"optimizer": "adam-bc"},
     # normalised ("automatic") clipping: every per-example gradient scaled by C / (norm + gamma)

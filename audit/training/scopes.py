@@ -26,7 +26,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-SCOPE_NAMES = ("all", "all-but-word-embeddings", "top-<k>", "lora", "lora-<r>")
+SCOPE_NAMES = ("all", "all-but-word-embeddings", "top-<k>", "bias", "lora", "lora-<r>")
 
 
 class ScopeError(ValueError):
@@ -161,6 +161,27 @@ class TopLayers(TrainableScope):
         return {"name": self.name, "k": self.k}
 
 
+class BiasTerms(TrainableScope):
+    """Every bias vector of the model (BitFit, Ben Zaken et al., 2022) and the layers after the
+    transformer blocks (pooler, classifier head); weight matrices and embeddings stay frozen."""
+
+    name = "bias"
+
+    def apply(self, model: Any) -> Any:
+        stack_name, _ = find_layer_list(model)
+        frozen_below = _embedding_block(model, stack_name)
+
+        def keep(name: str) -> bool:
+            if name.rpartition(".")[2] == "bias":
+                return True
+            if _under(name, stack_name):
+                return False
+            return not any(_under(name, f) for f in frozen_below)
+
+        _set_trainable(model, keep)
+        return model
+
+
 class LoRA(TrainableScope):
     """Low-rank adapters (``peft``) on the attention projections, plus the classifier head.
 
@@ -211,7 +232,8 @@ _LORA = re.compile(r"^lora(?:[-_:]?(\d+))?$")
 
 
 def resolve_scope(spec: str | TrainableScope) -> TrainableScope:
-    """A scope from an instance or a name: ``all``, ``all-but-word-embeddings``, ``top-<k>``, ``lora``, ``lora-<r>``."""
+    """A scope from an instance or a name: ``all``, ``all-but-word-embeddings``, ``top-<k>``, ``bias``, ``lora``,
+    ``lora-<r>``."""
     if isinstance(spec, TrainableScope):
         return spec
     if not isinstance(spec, str):
@@ -226,6 +248,8 @@ def resolve_scope(spec: str | TrainableScope) -> TrainableScope:
         return TopLayers(int(m.group(1)))
     if key == "head":
         return TopLayers(0)
+    if key in ("bias", "bitfit"):
+        return BiasTerms()
     m = _LORA.match(key)
     if m:
         return LoRA(r=int(m.group(1)) if m.group(1) else 8)
