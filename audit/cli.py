@@ -135,7 +135,7 @@ def _train_parser(sub: Any) -> None:
     g.add_argument("--noise-multiplier", type=float, default=None, help="noise multiplier sigma instead of a target epsilon")
     g.add_argument("--delta", type=float, default=None, help="delta (default: below 1/n, at most 1e-5)")
     g.add_argument("--max-grad-norm", type=float, default=None, help="per-example clipping norm C")
-    g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, lora")
+    g.add_argument("--trainable", default=None, help="trainable scope: all, all-but-word-embeddings, top-K, bias, lora")
     g.add_argument("--grad-sample-mode", default=None, choices=("auto", "bookkeeping", "ghost", "hooks", "per-example"),
                    help="how per-example gradients are clipped (default auto: single-pass book-keeping clipping when it "
                         "covers every trained layer, else ghost clipping, else per-example passes); bf16 precision needs "

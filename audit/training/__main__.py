@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--linear-probe", default=None, action=argparse.BooleanOptionalAction,
                    help="train the classifier head alone for the first quarter of the epochs (default: on, the recipe's)")
     p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
-    p.add_argument("--scope", default=None, help=f"all, all-but-word-embeddings, top-<k>, lora, lora-<r> ({recipe}: "
+    p.add_argument("--scope", default=None, help=f"all, all-but-word-embeddings, top-<k>, bias, lora, lora-<r> ({recipe}: "
                    f"{DEFAULTS['trainable']})")
     p.add_argument("--grad-sample-mode", default=DEFAULTS["grad_sample_mode"], choices=GRAD_SAMPLE_MODES)
     p.add_argument("--accountant", default=DEFAULTS["accountant"])

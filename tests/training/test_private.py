@@ -89,6 +89,22 @@ def test_automatic_clipping_step_equals_normalised_per_example_gradients(tiny_di
     assert "clipping" in cfg["recipe"]["given"] and cfg["recipe"]["reasons"]["clipping"].startswith("automatic (given)")
 
 
+@pytest.mark.filterwarnings("ignore:noise_multiplier=0")
+@pytest.mark.parametrize("mode", ["auto", "ghost", "hooks"])
+def test_bias_scope_step_equals_clipped_per_example_gradients(tiny_dirs, mode):
+    """The bias scope (weights frozen, biases trained) in the single-pass, ghost and hook methods: the DP gradient
+    is the clipped mean of the per-example gradients of exactly the scope's parameters."""
+    bundle = load_model(tiny_dirs["bert"], device="cpu")
+    data = _data(8)
+    check = zero_noise_step(bundle, "bias", mode, texts=data.texts, labels=data.labels, physical=3)
+    assert check.n_clipped >= 2 and check.n_unclipped >= 2
+    assert all(n.endswith(".bias") or n.startswith(("bert.pooler.", "classifier.")) for n in check.grads)
+    assert np.allclose(check.step_norms, check.reference_norms, rtol=1e-6, atol=0)
+    assert check.relative_error <= 1e-6, (mode, check.relative_error)
+    if mode == "auto":
+        assert check.record.ledger["grad_sample_mode"] == "bookkeeping"
+
+
 def _halve_applied_clipping(monkeypatch, mode: str) -> None:
     """Make the clipping that a step applies differ from the rule: every clipping factor is halved where it is used."""
     if mode == "ghost":  # the ghost hooks take their factors from the clipping rule
@@ -346,6 +362,12 @@ def test_scopes_choose_the_documented_parameters(tiny_dirs):
     assert all(not n.startswith(("bert.encoder.", "bert.embeddings.")) for n in trainable_names(model))
     with pytest.raises(ScopeError, match="top-3"):
         resolve_scope("top-3").apply(model)
+    resolve_scope("bias").apply(model)
+    names = trainable_names(model)
+    assert names == [n for n, _ in model.named_parameters()
+                     if n.endswith(".bias") or n.startswith(("bert.pooler.", "classifier."))]
+    assert any(n.startswith("bert.encoder.layer.0.") for n in names) and "bert.embeddings.LayerNorm.bias" in names
+    assert "bert.encoder.layer.0.attention.self.query.weight" not in names and "classifier.weight" in names
     resolve_scope("all").finalize(model)
     distil = load_model(tiny_dirs["distilbert"], device="cpu").model
     resolve_scope("top-1").apply(distil)
