@@ -4,9 +4,10 @@
 ``n`` (public by convention), the budget ``(epsilon, delta)``, the number of labels and the
 trainable scope — into every setting of DP-SGD: logical batch, epochs, learning rate and its
 schedule, clipping norm and rule, dropout, whether the weights are averaged and whether a linear
-probe comes first. No setting looks at a text or a label, so choosing them spends no privacy. Settings the caller fixes are kept and the others
-are derived around them; every setting carries a reason in plain words (``Recipe.reasons``),
-which the training record and the privacy ledger store.
+probe comes first. No setting looks at a text or a label, so choosing them spends no privacy.
+Settings the caller fixes are kept and the others are derived around them; every setting carries
+a reason in plain words (``Recipe.reasons``), which the training record and the privacy ledger
+store.
 
 **Batch and epochs.** Training sees ``steps`` noisy averaged gradients; each carries Gaussian noise
 of standard deviation ``sigma * C / B`` around a signal of size about ``C``. Over ``steps`` steps
@@ -123,7 +124,7 @@ class Recipe:
     linear_probe_epochs: int = 0
     linear_probe_lr: float | None = None
     #: the clipping rule (a key of :data:`.clip_rules.CLIP_RULES`)
-    clipping: str = "flat"
+    clipping: str = DEFAULT_CLIPPING
     given: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
     rule: str = ""
@@ -294,7 +295,8 @@ def recommend(n: int, epsilon: float | None = None, delta: float | None = None, 
     it). ``linear_probe`` (default :data:`LINEAR_PROBE`) starts with the classifier head alone for
     :data:`LINEAR_PROBE_SHARE` of the epochs; ``lr`` is then the learning rate of the fine-tuning
     that follows and ``linear_probe_lr`` that of the probe. ``clipping`` names the clipping rule
-    (:data:`.clip_rules.CLIP_RULES`, default :data:`DEFAULT_CLIPPING`). Only these numbers enter: never the data.
+    (:data:`.clip_rules.CLIP_RULES`, default :data:`DEFAULT_CLIPPING`). Only these numbers enter:
+    never the data.
     """
     from .ledger import check_delta, default_delta
 
@@ -437,11 +439,12 @@ def _reasons(r: Recipe, c: _Candidate, given: list[str], max_epochs: int | None,
 
 
 def _clipping_reason(r: Recipe) -> str:
+    given = " (given)" if "clipping" in r.given else ""
     if r.clipping == "automatic":
-        return (f"automatic{' (given)' if 'clipping' in r.given else ''}: every per-example gradient is scaled by "
+        return (f"automatic{given}: every per-example gradient is scaled by "
                 f"C/(norm + {AUTOMATIC_GAMMA:g}), to a length just under C, so well-fitted examples pull nearly as hard as "
                 "the others.")
-    return (f"flat{' (given)' if 'clipping' in r.given else ''}: each per-example gradient is scaled by min(1, C/norm), "
+    return (f"flat{given}: each per-example gradient is scaled by min(1, C/norm), "
             "so gradients longer than C are cut to C and shorter ones are kept. Normalising every gradient to just "
             "under C (automatic clipping, clipping='automatic') was measured and not kept: +0.1 point at epsilon 8, "
             "and at epsilon 1, where every gradient is above C anyway and the two rules nearly coincide, "
